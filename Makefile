@@ -1,0 +1,39 @@
+# Set-up contract: `make demo` and `make test` work on a fresh machine with Python 3.11, pip and Node.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test venv venv-test docs bench clean
+
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.base
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.base
+venv-test: $(VENV)/.test
+
+# Lint the bundled examples; exit status 1 (findings) is the expected outcome of a demo.
+demo: $(VENV)/.base
+	@echo "\$$ numpyro-lint check examples/"
+	@$(VENV)/bin/numpyro-lint check examples/ || [ $$? -eq 1 ]
+	@echo
+	@echo "\$$ numpyro-lint check --statistics examples/"
+	@$(VENV)/bin/numpyro-lint check --statistics examples/ || [ $$? -eq 1 ]
+
+test: $(VENV)/.test
+	$(PY) -m pytest
+
+docs: $(VENV)/.base
+	$(PY) scripts/generate_rule_docs.py
+
+bench: $(VENV)/.test
+	$(PY) bench/bench_check.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

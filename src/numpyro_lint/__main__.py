@@ -1,0 +1,3 @@
+from numpyro_lint.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""Every rule code and its name: the contract that editors, CI configs and `# noqa` comments use."""
+
+from __future__ import annotations
+
+RULE_NAMES: dict[str, str] = {
+    "NPL000": "syntax-error",
+    "NPL101": "model-mutates-outer-state",
+    "NPL102": "model-io",
+    "NPL103": "model-host-randomness",
+    "NPL104": "python-branch-on-traced",
+    "NPL105": "traced-to-python",
+    "NPL106": "inplace-array-update",
+    "NPL201": "obs-without-plate",
+    "NPL202": "batched-latent-without-plate",
+    "NPL203": "sites-in-python-loop",
+    "NPL204": "primitive-in-jax-control-flow",
+    "NPL205": "duplicate-site-name",
+    "NPL301": "key-reuse",
+    "NPL302": "constant-seed-in-repeated-scope",
+    "NPL303": "key-used-after-split",
+    "NPL401": "wide-prior",
+    "NPL402": "vague-gamma",
+    "NPL403": "improper-prior",
+    "NPL404": "support-mismatch",
+    "NPL501": "centered-hierarchy",
+    "NPL900": "smoke-no-arguments",
+    "NPL901": "smoke-divergences",
+    "NPL902": "smoke-non-finite",
+    "NPL903": "smoke-prior-far-from-data",
+    "NPL904": "smoke-poor-convergence",
+    "NPL905": "smoke-model-raised",
+    "NPL906": "smoke-tree-depth-saturated",
+    "NPL907": "prior-not-recovered",
+}
+
+
+def is_known_selector(selector: str) -> bool:
+    """`ALL`, a full code, or a prefix of at least one code (`NPL`, `NPL1`, `NPL50`)."""
+    return selector == "ALL" or (
+        selector.startswith("NPL") and any(code.startswith(selector) for code in RULE_NAMES)
+    )

@@ -1,0 +1,101 @@
+"""Which functions are models: they call a NumPyro primitive, or the file passes them to inference.
+
+Also records, for every function, the calls it is passed to (`jax.lax.scan`, `NUTS`...), which other
+rules ask about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from numpyro_lint.ir.model import FunctionIR
+
+PRIMITIVES = frozenset({
+    "numpyro.sample", "numpyro.deterministic", "numpyro.factor", "numpyro.param", "numpyro.plate",
+    "numpyro.plate_stack", "numpyro.subsample", "numpyro.prng_key", "numpyro.module",
+})
+#: Entry points that take a model (or guide) as first argument, by their last name component.
+MODEL_ENTRIES = frozenset({
+    "NUTS", "HMC", "SA", "BarkerMH", "AIES", "ESS", "HMCECS", "Predictive", "SVI", "log_density",
+    "initialize_model", "render_model", "log_likelihood", "potential_energy", "get_model_relations",
+})
+MODEL_KEYWORDS = frozenset({"model", "guide", "fn"})
+
+
+def is_model_entry(callee: str) -> bool:
+    if not callee.startswith("numpyro."):
+        return False
+    last = callee.rsplit(".", 1)[-1]
+    return last in MODEL_ENTRIES or last.startswith("Auto") or callee.startswith("numpyro.handlers.")
+
+
+def _model_positions(callee: str) -> tuple[int, ...]:
+    last = callee.rsplit(".", 1)[-1]
+    if last == "SVI":
+        return (0, 1)
+    if last == "initialize_model":
+        return (1,)
+    return (0,)
+
+
+def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
+    by_name: dict[str, list[int]] = {}
+    by_qualname: dict[str, int] = {}
+    for index, function in enumerate(functions):
+        by_name.setdefault(function.name, []).append(index)
+        by_qualname[function.qualname] = index
+    reasons: dict[int, str] = {}
+    passed_to: dict[int, list[tuple[str, object]]] = {}
+    for index, function in enumerate(functions):
+        for site in function.sites:
+            reasons.setdefault(index, f"calls numpyro.{site.kind}")
+        for call in function.calls:
+            if call.callee in PRIMITIVES:
+                reasons.setdefault(index, f"calls {call.callee}")
+    for function in functions:
+        for call in function.calls:
+            entry = is_model_entry(call.callee)
+            positions = _model_positions(call.callee) if entry else ()
+            positional = 0
+            for argument in call.args:
+                ref = argument.function_ref
+                is_model_slot = entry and (
+                    (argument.keyword is None and positional in positions) or argument.keyword in MODEL_KEYWORDS
+                )
+                if argument.keyword is None:
+                    positional += 1
+                if ref is None:
+                    continue
+                for target in _resolve(ref, function, functions, by_name, by_qualname):
+                    passed_to.setdefault(target, []).append((call.callee, call.span))
+                    if is_model_slot:
+                        short = call.callee.rsplit(".", 1)[-1]
+                        reasons.setdefault(target, f"passed to {short}")
+    result = []
+    for index, function in enumerate(functions):
+        passes = passed_to.get(index, [])
+        result.append(replace(
+            function,
+            model_reason=reasons.get(index),
+            passed_to=tuple(callee for callee, _ in passes),
+            passed_at=tuple(span for _, span in passes),  # type: ignore[misc]
+        ))
+    return result
+
+
+def _resolve(ref: str, caller: FunctionIR, functions: list[FunctionIR], by_name, by_qualname) -> list[int]:
+    """The functions a reference names: a lambda's qualname, else the innermost visible def of that name."""
+    if ref in by_qualname and ref.startswith("<lambda"):
+        return [by_qualname[ref]]
+    candidates = by_name.get(ref, [])
+    if len(candidates) <= 1:
+        return candidates
+    scope = caller.qualname if caller.kind != "module" else ""
+    while True:
+        prefix = f"{scope}.<locals>.{ref}" if scope else ref
+        for index in candidates:
+            if functions[index].qualname == prefix:
+                return [index]
+        if not scope:
+            return candidates
+        scope = scope.rsplit(".<locals>.", 1)[0] if ".<locals>." in scope else ""

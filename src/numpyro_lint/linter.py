@@ -1,0 +1,58 @@
+"""Text -> diagnostics: the one entry point that the CLI, the server and tests call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from numpyro_lint.config import Settings
+from numpyro_lint.diagnostic import Diagnostic
+from numpyro_lint.fixes import attach_fixes
+from numpyro_lint.ir import ModuleIR, build_module_ir
+from numpyro_lint.rules import ALL_RULES
+
+DEFAULT_SETTINGS = Settings()
+
+
+@dataclass(frozen=True)
+class LintResult:
+    module: ModuleIR
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_SETTINGS,
+              *, with_fixes: bool = True) -> LintResult:
+    """Diagnostics for one file's text, sorted by position, `# noqa` applied, fixes attached."""
+    module = build_module_ir(text, path)
+    diagnostics: list[Diagnostic] = []
+    for rule in ALL_RULES:
+        if module.syntax_error is not None and rule.code != "NPL000":
+            continue
+        if not settings.is_enabled(rule.code, path):
+            continue
+        diagnostics.extend(rule.check(module, settings))
+    diagnostics = [d for d in diagnostics if not _suppressed(d, module)]
+    diagnostics.sort(key=lambda d: (d.span.line, d.span.col, d.code))
+    diagnostics = _deduplicate(diagnostics)
+    if with_fixes:
+        diagnostics = attach_fixes(diagnostics, module, settings)
+    return LintResult(module, tuple(diagnostics))
+
+
+def _suppressed(diagnostic: Diagnostic, module: ModuleIR) -> bool:
+    if diagnostic.code == "NPL000":
+        return False
+    for line, codes in module.noqa:
+        if line == diagnostic.span.line:
+            return codes is None or diagnostic.code in codes
+    return False
+
+
+def _deduplicate(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen = set()
+    unique = []
+    for diagnostic in diagnostics:
+        key = (diagnostic.code, diagnostic.span, diagnostic.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(diagnostic)
+    return unique

@@ -1,0 +1,53 @@
+"""What every rule is: a code, its documentation (the class docstring, in ruff's sections), valid and
+invalid examples, and `check`, a query over the model IR."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Iterator
+
+from numpyro_lint.codes import RULE_NAMES
+from numpyro_lint.config import Settings
+from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, Severity, Span
+from numpyro_lint.ir.model import FunctionIR, ModuleIR
+
+#: In INVALID examples, a line that must get a diagnostic of the rule ends with this comment.
+EXPECT_MARKER = "# expect"
+
+
+class Rule:
+    """Subclasses document themselves in their docstring with the sections `## What it does`,
+    `## Why is this bad?`, `## Example`, `## Use instead`, `## Fix safety` and `## Options`."""
+
+    code: ClassVar[str]
+    #: One line: what the rule reports (used in SARIF, docs index and hovers).
+    summary: ClassVar[str]
+    #: "safe", "unsafe", "safe where a size is known"... or "none": how the fix is marked.
+    fix_safety: ClassVar[str] = "none"
+    VALID: ClassVar[list[str]] = []
+    INVALID: ClassVar[list[str]] = []
+
+    @property
+    def name(self) -> str:
+        return RULE_NAMES[self.code]
+
+    def check(self, module: ModuleIR, settings: Settings) -> Iterator[Diagnostic]:
+        raise NotImplementedError
+
+    def diagnostic(self, span: Span, message: str, related: tuple[RelatedLocation, ...] = (),
+                   severity: Severity = Severity.WARNING) -> Diagnostic:
+        return Diagnostic(self.code, message, span, severity, related=related)
+
+
+def models(module: ModuleIR) -> Iterator[FunctionIR]:
+    return module.models
+
+
+def site_names(function: FunctionIR, sites: frozenset[int]) -> str:
+    """`mu`, `tau` for messages; sites without literal names are left out."""
+    names = sorted({function.sites[i].name for i in sites if function.sites[i].name})
+    return ", ".join(f"`{name}`" for name in names) or "a sampled value"
+
+
+def traced_site_names(function: FunctionIR, sites: frozenset[int]) -> str:
+    traced = frozenset(i for i in sites if function.sites[i].kind in ("sample", "param"))
+    return site_names(function, traced)

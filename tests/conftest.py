@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from numpyro_lint.linter import lint_text
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def codes_by_line(source: str, **kwargs) -> list[tuple[int, str]]:
+    """(line, code) of every diagnostic for a dedented snippet."""
+    result = lint_text(textwrap.dedent(source), **kwargs)
+    return [(d.span.line, d.code) for d in result.diagnostics]
+
+
+def codes(source: str, **kwargs) -> list[str]:
+    return [code for _, code in codes_by_line(source, **kwargs)]
+
+
+def run_cli(*args: str, cwd: Path | None = None, stdin: bytes | None = None, timeout: float = 120):
+    return subprocess.run(
+        [sys.executable, "-m", "numpyro_lint", *args],
+        cwd=cwd, input=stdin, capture_output=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
