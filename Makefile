@@ -11,8 +11,10 @@ $(VENV)/.base: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
+# The wheelhouse lets the pre-commit test install this repository into a hook environment offline.
 $(VENV)/.test: pyproject.toml $(VENV)/.base
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip wheel --quiet -w $(VENV)/wheelhouse 'setuptools>=77' wheel libcst 'pygls>=2.0,<3' 'lsprotocol>=2025.0.0' 'pathspec>=0.11'
 	touch $@
 
 venv: $(VENV)/.base

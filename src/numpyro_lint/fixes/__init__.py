@@ -12,12 +12,16 @@ from typing import Callable
 
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic, Fix
+from numpyro_lint.fixes import debug_print, inplace_update
 from numpyro_lint.fixes.noqa import disable_for_line
 from numpyro_lint.ir.model import ModuleIR
 
 Fixer = Callable[[Diagnostic, ModuleIR, Settings], "Fix | None"]
 
-FIXERS: dict[str, Fixer] = {}
+FIXERS: dict[str, Fixer] = {
+    "NPL102": debug_print.fix,
+    "NPL106": inplace_update.fix,
+}
 
 
 def attach_fixes(diagnostics: list[Diagnostic], module: ModuleIR, settings: Settings) -> list[Diagnostic]:

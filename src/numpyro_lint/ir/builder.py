@@ -239,6 +239,7 @@ class _FunctionBuilder:
         self.reparam: ReparamConfig | None = None
         self.span = Span(1, 0, 1, 0)
         self.name_span = Span(1, 0, 1, 0)
+        self.current_statement: ast.stmt | None = None
 
     # Entry points.
 
@@ -293,6 +294,7 @@ class _FunctionBuilder:
                     context = replace(context, path=context.path + ((self._last_if_id, 0),))
 
     def statement(self, node: ast.stmt, context: Context) -> None:
+        self.current_statement = node
         handler = getattr(self, f"_stmt_{type(node).__name__}", None)
         if handler is not None:
             handler(node, context)
@@ -584,6 +586,7 @@ class _FunctionBuilder:
             index_text=module.text(module.span(index)) if index is not None else None,
             value_text=module.text(module.span(value)) if value is not None else None,
             operator=operator,
+            statement_span=module.span(self.current_statement) if self.current_statement is not None else None,
         ))
 
     def _note_bound(self, value: ast.expr, name: str) -> None:

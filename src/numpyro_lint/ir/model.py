@@ -216,6 +216,8 @@ class Mutation:
     index_text: str | None = None
     value_text: str | None = None
     operator: str | None = None
+    #: The whole statement the mutation happens in (for fixes that rewrite it).
+    statement_span: Span | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,89 @@
+"""Benchmark `numpyro-lint check` against Fixit (also LibCST-based) and ruff on the same files.
+
+    python bench/bench_check.py [--runs N] [FOLDER]
+
+Peers are installed into their own virtual environment (bench/.venv-peers), never beside ours: Fixit pins
+an older pygls. Prints lines/s for each tool and the ratios, all from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / ".venv-peers"
+PEER_PACKAGES = ["fixit==2.2.1", "ruff==0.17.5"]
+
+
+def ensure_peers() -> Path:
+    bin_dir = PEERS / "bin"
+    if not (bin_dir / "fixit").exists() or not (bin_dir / "ruff").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+        subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", *PEER_PACKAGES], check=True)
+    return bin_dir
+
+
+def count_lines(folder: Path) -> tuple[int, int]:
+    files = sorted(folder.rglob("*.py"))
+    return len(files), sum(len(path.read_text(encoding="utf-8").splitlines()) for path in files)
+
+
+def time_command(command: list[str], runs: int, cwd: Path) -> float:
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def time_in_process(folder: Path, runs: int) -> float:
+    """Median seconds for lint_text over all files in one process (no start-up, no parallelism)."""
+    from numpyro_lint.linter import lint_text
+
+    texts = [(str(p), p.read_text(encoding="utf-8")) for p in sorted(folder.rglob("*.py"))]
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for path, text in texts:
+            lint_text(text, path)
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder", nargs="?", type=Path, default=HERE / "corpus")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--peer-runs", type=int, default=3)
+    args = parser.parse_args()
+    folder = args.folder.resolve()
+    n_files, n_lines = count_lines(folder)
+    peers = ensure_peers()
+    ours = [sys.executable, "-m", "numpyro_lint", "check", "--isolated", "--exit-zero", str(folder)]
+    results = {
+        "numpyro-lint check": time_command(ours, args.runs, folder),
+        "numpyro-lint (in-process, 1 core)": time_in_process(folder, args.runs),
+        "fixit lint": time_command([str(peers / "fixit"), "lint", str(folder)], args.peer_runs, folder),
+        "ruff check --select ALL": time_command(
+            [str(peers / "ruff"), "check", "--select", "ALL", "--no-cache", "--isolated", "--exit-zero", str(folder)],
+            args.runs, folder),
+    }
+    print(f"corpus: {folder} ({n_files} files, {n_lines} lines)\n")
+    print(f"{'tool':36} {'seconds':>9} {'lines/s':>10}")
+    for tool, seconds in results.items():
+        print(f"{tool:36} {seconds:9.3f} {n_lines / seconds:10.0f}")
+    check = results["numpyro-lint check"]
+    print()
+    print(f"numpyro-lint check vs fixit lint: {results['fixit lint'] / check:.1f}x faster (goal >= 5x)")
+    print(f"numpyro-lint check vs ruff:       {check / results['ruff check --select ALL']:.1f}x slower")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
