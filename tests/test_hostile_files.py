@@ -95,3 +95,33 @@ def test_symlink_loop_in_folder(tmp_path):
     result = run_cli("check", ".", cwd=tmp_path, timeout=60)
     assert_no_traceback(result)
     assert result.stdout.decode().count("NPL102") == 1
+
+
+def test_a_50000_line_file_and_10000_character_lines(tmp_path):
+    long_line = "x = [" + ", ".join(["1.0"] * 2500) + "]\n"
+    assert len(long_line) > 10_000
+    body = long_line * 20 + "\n".join(f"v{i} = {i}" for i in range(50_000)) + "\n" + MODEL
+    result = check_folder(tmp_path, {"big.py": body.encode()})
+    assert_no_traceback(result)
+    assert f"big.py:{20 + 50_000 + 6}:5: NPL102" in result.stdout.decode()
+
+
+def test_files_that_are_not_python(tmp_path):
+    result = check_folder(tmp_path, {
+        "readme.py": b"This is not Python, it is prose: the model (see below) isn't here.\n",
+        "data.py": b'{"a": [1, 2, {"b": null}]}\n<xml attr="1"/>\n',
+        "notebook.ipynb": b"not json at all",
+    })
+    assert_no_traceback(result)
+    out = result.stdout.decode()
+    assert "readme.py:1:" in out and "NPL000" in out
+    assert "error: notebook.ipynb: not a valid Jupyter notebook" in out
+    assert "good.py:6:5: NPL102" in out
+
+
+def test_dangling_symlink_is_reported_not_fatal(tmp_path):
+    (tmp_path / "gone.py").symlink_to(tmp_path / "does-not-exist.py")
+    result = check_folder(tmp_path, {})
+    assert_no_traceback(result)
+    assert "good.py:6:5: NPL102" in result.stdout.decode()
+    assert "gone.py" in result.stdout.decode()
