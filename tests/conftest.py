@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from numpyro_lint.config import Settings
 from numpyro_lint.linter import lint_text
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def codes_by_line(source: str, **kwargs) -> list[tuple[int, str]]:
-    """(line, code) of every diagnostic for a dedented snippet."""
-    result = lint_text(textwrap.dedent(source), **kwargs)
+def codes_by_line(source: str, select: tuple[str, ...] | None = None) -> list[tuple[int, str]]:
+    """(line, code) of every diagnostic for a dedented snippet, optionally only the selected codes."""
+    settings = Settings(select=select) if select else Settings()
+    result = lint_text(textwrap.dedent(source), settings=settings)
     return [(d.span.line, d.code) for d in result.diagnostics]
 
 
-def codes(source: str, **kwargs) -> list[str]:
-    return [code for _, code in codes_by_line(source, **kwargs)]
+def codes(source: str, select: tuple[str, ...] | None = None) -> list[str]:
+    return [code for _, code in codes_by_line(source, select)]
 
 
 def run_cli(*args: str, cwd: Path | None = None, stdin: bytes | None = None, timeout: float = 120):

@@ -41,7 +41,7 @@ def test_sarif_validates_against_the_schema_and_describes_each_rule(tmp_path):
     found = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
               r["locations"][0]["physicalLocation"]["region"]["startLine"], r["level"]) for r in run["results"]}
     assert found == {("NPL102", "model.py", 8, "warning"), ("NPL106", "model.py", 9, "warning"),
-                     ("NPL000", "broken.py", 1, "error")}
+                     ("NPL201", "model.py", 10, "warning"), ("NPL000", "broken.py", 1, "error")}
     for result_item in run["results"]:
         assert rules[result_item["ruleIndex"]]["id"] == result_item["ruleId"]
 

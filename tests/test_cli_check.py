@@ -15,7 +15,8 @@ BAD_MODEL = textwrap.dedent("""\
     def model(y=None):
         tau = numpyro.sample("tau", dist.HalfNormal(1))
         print(tau)
-        numpyro.sample("y", dist.Normal(0, tau), obs=y)
+        with numpyro.plate("data", 10):
+            numpyro.sample("y", dist.Normal(0, tau), obs=y)
 """)
 CLEAN_MODEL = textwrap.dedent("""\
     import numpyro
@@ -23,7 +24,8 @@ CLEAN_MODEL = textwrap.dedent("""\
 
     def model(y=None):
         tau = numpyro.sample("tau", dist.HalfNormal(1))
-        numpyro.sample("y", dist.Normal(0, tau), obs=y)
+        with numpyro.plate("data", 10):
+            numpyro.sample("y", dist.Normal(0, tau), obs=y)
 """)
 
 

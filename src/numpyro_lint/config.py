@@ -37,6 +37,12 @@ class SmokeSettings:
     samples: int = 300
     seed: int = 0
     prior_recovery_threshold: float = 0.25
+    #: Where the JAX compilation cache and on-disk results live ("" = the per-user cache folder).
+    cache_dir: str = ""
+    #: Also keep smoke results on disk (in cache-dir), not only in memory.
+    disk_cache: bool = False
+    #: Start a fresh runner process after this many runs (0 = never); memory grows with each run.
+    recycle_after: int = 10
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,9 @@ _SMOKE_KEYS: dict[str, tuple[str, str]] = {
     "samples": ("samples", "int"),
     "seed": ("seed", "int"),
     "prior-recovery-threshold": ("prior_recovery_threshold", "number"),
+    "cache-dir": ("cache_dir", "str"),
+    "disk-cache": ("disk_cache", "bool"),
+    "recycle-after": ("recycle_after", "int"),
 }
 
 

@@ -36,7 +36,9 @@ from numpyro_lint.ir.model import (
     Site,
     SyntaxErrorInfo,
 )
+from numpyro_lint.ir.keyflow import attach_key_events
 from numpyro_lint.ir.models import mark_models
+from numpyro_lint.ir.plates import attach_inherited_plates
 from numpyro_lint.source import SourceText
 
 SITE_PRIMITIVES = {
@@ -117,13 +119,17 @@ class _ModuleBuilder:
         self.constants: dict[str, float] = {}
         self.module_dicts: dict[str, ast.Dict] = {}
         self.functions: list[FunctionIR] = []
+        #: The `ast` node of each of `functions`, for the key-flow pass.
+        self.function_nodes: list[ast.AST] = []
         self.branch_ids = itertools.count()
 
     def build(self, tree: ast.Module) -> ModuleIR:
         self._scan_module_level(tree)
         module = _FunctionBuilder(self, "<module>", "<module>", "module", parent=None)
         module.walk_module(tree)
-        functions = mark_models([module.result(), *self.functions])
+        functions = attach_key_events([module.result(), *self.functions], [tree, *self.function_nodes],
+                                      self.imports, self.constants, self)
+        functions = attach_inherited_plates(mark_models(functions))
         return ModuleIR(
             self.path, self.source, tuple(self.imports.names.items()),
             tuple(self.constants.items()), tuple(functions), self.noqa,
@@ -207,6 +213,20 @@ def _root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+def _root_subscript(node: ast.expr) -> ast.expr:
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return node
+
+
+_PLATE_WORD = re.compile(r"(?:^|_)plates?(?:$|_)")
+
+
+def _names_a_plate(dotted: str) -> bool:
+    """`data_plate`, `self.plate`, `plates`, `make_plate`: a name that says it is (or makes) a plate."""
+    return bool(_PLATE_WORD.search(dotted.rsplit(".", 1)[-1].lower()))
+
+
 def _terminates(body: list[ast.stmt]) -> bool:
     return bool(body) and isinstance(body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break))
 
@@ -229,6 +249,8 @@ class _FunctionBuilder:
         self.container_names: set[str] = set()
         self.plate_vars: dict[str, tuple[Plate, ...]] = {}
         self.distribution_vars: dict[str, ast.Call] = {}
+        #: Names bound to a site's value, up to indexing and literal arithmetic (see Expr.site_value).
+        self.site_values: dict[str, int] = {}
         self.sites: list[Site] = []
         self.calls: list[Call] = []
         self.branches: list[Branch] = []
@@ -325,6 +347,7 @@ class _FunctionBuilder:
         child.reparam = reparam
         child.walk_function(node)
         self.module.functions.append(child.result())
+        self.module.function_nodes.append(node)
         self._bind_name(node.name, NO_DEPS, None)
 
     _stmt_AsyncFunctionDef = _stmt_FunctionDef
@@ -395,6 +418,7 @@ class _FunctionBuilder:
             if target.id in self.declared_outer:
                 self._mutation(self.declared_outer[target.id], target.id, node, context, False)
             self.env[target.id] = self.env.get(target.id, NO_DEPS) | deps
+            self.site_values.pop(target.id, None)
             return
         root = _root_name(target)
         self.expr(target.value, context)
@@ -417,7 +441,7 @@ class _FunctionBuilder:
     def _stmt_For(self, node: ast.For | ast.AsyncFor, context: Context) -> None:
         deps = self.expr(node.iter, context)
         loop = Loop("for", self.module.span(node), frozenset(_target_names(node.target)),
-                    _literal_strings(node.iter))
+                    _literal_strings(node.iter), _trip_count(node.iter))
         self.loops.append(loop)
         self.assign(node.target, deps, None, context)
         inner = replace(context, loops=context.loops + (loop,))
@@ -427,10 +451,11 @@ class _FunctionBuilder:
     _stmt_AsyncFor = _stmt_For
 
     def _stmt_While(self, node: ast.While, context: Context) -> None:
-        self._branch("while", node.test, context)
         loop = Loop("while", self.module.span(node))
         self.loops.append(loop)
-        self.block(node.body, replace(context, loops=context.loops + (loop,)))
+        inner = replace(context, loops=context.loops + (loop,))
+        self._branch("while", node.test, inner)  # the test runs again before every iteration
+        self.block(node.body, inner)
         self.block(node.orelse, context)
 
     def _stmt_If(self, node: ast.If, context: Context) -> None:
@@ -470,8 +495,12 @@ class _FunctionBuilder:
                     reparams.append(self._reparam_config(expression))
                 elif callee.startswith("numpyro.handlers."):
                     handlers.append((callee, self.module.span(expression)))
+                elif _names_a_plate(callee):
+                    plates.append(self._unknown_plate(expression))  # `with self.plate(...)`
             elif isinstance(expression, ast.Name) and expression.id in self.plate_vars:
                 plates.extend(self.plate_vars[expression.id])
+            elif _names_a_plate(self.imports.qualify(_root_subscript(expression)) or ""):
+                plates.append(self._unknown_plate(expression))  # `with data_plate:`, `with plates["N"]:`
             if item.optional_vars is not None:
                 self.assign(item.optional_vars, NO_DEPS, None, context)
         self.plates.extend(plates)
@@ -523,6 +552,11 @@ class _FunctionBuilder:
                 self._mutation("attr-assign", root, target, context, False)
 
     def _bind_name(self, name: str, deps: Deps, value: ast.expr | None) -> None:
+        site_value = self._site_value(value) if value is not None else None
+        if site_value is None:
+            self.site_values.pop(name, None)
+        else:
+            self.site_values[name] = site_value
         self.env[name] = deps
         self.array_names.discard(name)
         self.container_names.discard(name)
@@ -662,10 +696,13 @@ class _FunctionBuilder:
         child.span = child.name_span = self.module.span(node)
         child.walk_function(node)
         self.module.functions.append(child.result())
+        self.module.function_nodes.append(node)
         return NO_DEPS
 
     def _expr_ListComp(self, node, context: Context) -> Deps:
-        loop = Loop("comprehension", self.module.span(node))
+        targets = frozenset(name for generator in node.generators for name in _target_names(generator.target))
+        loop = Loop("comprehension", self.module.span(node), targets, _literal_strings(node.generators[0].iter),
+                    _trip_count(node.generators[0].iter) if len(node.generators) == 1 else None)
         self.loops.append(loop)
         deps = NO_DEPS
         for generator in node.generators:
@@ -701,7 +738,7 @@ class _FunctionBuilder:
         module = self.module
         self.calls.append(Call(
             callee or "", module.span(node), arguments, context, receiver, method,
-            callee_span=module.span(node.func), receiver_deps=func_deps,
+            callee_span=module.span(node.func), receiver_deps=func_deps, reparam=self._wrapping_reparam(node, callee),
         ))
         if callee in SHAPE_FUNCTIONS:
             return NO_DEPS
@@ -719,6 +756,16 @@ class _FunctionBuilder:
             arguments.append(Argument(keyword.arg or "**", self.make_expr(keyword.value, context),
                                       self._function_ref(keyword.value)))
         return tuple(arguments)
+
+    def _wrapping_reparam(self, node: ast.Call, callee: str | None) -> ReparamConfig | None:
+        """The config of `reparam(fn, config=...)` or `reparam(config=...)(fn)`, when a function is passed."""
+        if not node.args and not any(keyword.arg == "fn" for keyword in node.keywords):
+            return None
+        if callee is not None:
+            return self._reparam_config(node) if _is_reparam_handler(callee) else None
+        if isinstance(node.func, ast.Call) and _is_reparam_handler(self.imports.qualify(node.func.func) or ""):
+            return self._reparam_config(node.func)
+        return None
 
     def _function_ref(self, node: ast.expr) -> str | None:
         if isinstance(node, ast.Name):
@@ -739,7 +786,29 @@ class _FunctionBuilder:
         span = self.module.span(node)
         value = _numeric_literal(node, self.module.constants)
         return Expr(self.module.text(span), span, deps, value, self._shape(node, value),
-                    node.id if isinstance(node, ast.Name) else None)
+                    node.id if isinstance(node, ast.Name) else None, self._site_value(node))
+
+    def _site_value(self, node: ast.expr) -> int | None:
+        """The site whose value `node` is, up to indexing and shifts/scales by numeric literals."""
+        while True:
+            if isinstance(node, ast.Subscript):
+                node = node.value
+            elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+                node = node.operand
+            elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+                if _numeric_literal(node.right, self.module.constants) is not None:
+                    node = node.left
+                elif _numeric_literal(node.left, self.module.constants) is not None:
+                    node = node.right
+                else:
+                    return None
+            else:
+                break
+        if isinstance(node, ast.Name):
+            return self.site_values.get(node.id)
+        if isinstance(node, ast.Call) and self.sites and self.sites[-1].span == self.module.span(node):
+            return len(self.sites) - 1
+        return None
 
     def _shape(self, node: ast.expr, value: float | None) -> str:
         if isinstance(node, ast.Constant) and node.value is None:
@@ -748,7 +817,9 @@ class _FunctionBuilder:
             return "scalar"
         if isinstance(node, (ast.List, ast.Tuple)):
             return "array"
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+        if isinstance(node, ast.Subscript) and (isinstance(node.slice, ast.Slice) or (
+            isinstance(node.slice, ast.Tuple) and any(isinstance(e, ast.Slice) for e in node.slice.elts)
+        )):
             return "array"
         if self._value_kind(node) == "array":
             return "array"
@@ -844,6 +915,10 @@ class _FunctionBuilder:
         return Plate(literal, text(span(size)) if size is not None else None, span(node),
                      text(span(subsample)) if subsample is not None else None)
 
+    def _unknown_plate(self, node: ast.expr) -> Plate:
+        """A plate made elsewhere (a parameter, an attribute, a helper's result): its size is unknown."""
+        return Plate(None, None, self.module.span(node))
+
     def _plate_stack(self, node: ast.Call) -> tuple[Plate, ...]:
         slots = dict(zip(("prefix", "sizes"), node.args))
         slots.update({k.arg: k.value for k in node.keywords if k.arg})
@@ -910,10 +985,36 @@ def _is_reparam_handler(callee: str) -> bool:
 
 
 def _literal_strings(node: ast.expr) -> tuple[str, ...] | None:
-    if isinstance(node, (ast.List, ast.Tuple)) and node.elts and all(
-        isinstance(element, ast.Constant) and isinstance(element.value, str) for element in node.elts
+    """The names a loop visits when they are written out: `["a", "b"]`, `[("a", 1.0), ("b", 2.0)]`,
+    `{"a": 1}.items()`, `enumerate(["a", "b"])`, `zip(["a", "b"], scales)`."""
+    if isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Name) and node.func.id in (
+        "enumerate", "zip", "sorted", "reversed",
     ):
-        return tuple(element.value for element in node.elts)  # type: ignore[attr-defined]
+        return _literal_strings(node.args[0])
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args
+            and node.func.attr in ("items", "keys")):
+        node = node.func.value
+    if isinstance(node, ast.Dict):
+        keys = node.keys
+    elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        keys = [element.elts[0] if isinstance(element, ast.Tuple) and element.elts else element
+                for element in node.elts]
+    else:
+        return None
+    if keys and all(isinstance(key, ast.Constant) and isinstance(key.value, str) for key in keys):
+        return tuple(key.value for key in keys)  # type: ignore[union-attr]
+    return None
+
+
+def _trip_count(node: ast.expr) -> int | None:
+    """`range(3)` -> 3, `range(1, 4)` -> 3, `["a", "b"]` -> 2; None when not written out."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and not any(isinstance(e, ast.Starred) for e in node.elts):
+        return len(node.elts)
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+            and 1 <= len(node.args) <= 3 and not node.keywords):
+        bounds = [_numeric_literal(argument, {}) for argument in node.args]
+        if all(bound is not None and bound == int(bound) for bound in bounds):
+            return len(range(*(int(bound) for bound in bounds)))  # type: ignore[arg-type]
     return None
 
 

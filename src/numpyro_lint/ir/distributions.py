@@ -87,6 +87,22 @@ POSITIVE_PARAMS: dict[str, frozenset[str]] = {
 }
 
 
+#: Distributions whose every sample is a scalar (empty event shape): array data observed from them is
+#: a batch, never one event. Multivariate ones (MultivariateNormal, Dirichlet, Multinomial...) are absent.
+SCALAR_EVENT = frozenset(
+    {"Normal", "LogNormal", "Cauchy", "Laplace", "Logistic", "Gumbel", "StudentT", "HalfNormal", "HalfCauchy",
+     "HalfStudentT", "TruncatedNormal", "TruncatedCauchy", "Uniform", "Exponential", "Gamma", "InverseGamma",
+     "Chi2", "Beta", "BetaProportion", "Weibull", "Pareto", "SkewNormal", "AsymmetricLaplace", "Kumaraswamy",
+     "VonMises", "Bernoulli", "BernoulliProbs", "BernoulliLogits", "Binomial", "BetaBinomial", "Poisson",
+     "NegativeBinomial2", "NegativeBinomialProbs", "NegativeBinomialLogits", "GammaPoisson",
+     "ZeroInflatedPoisson", "Geometric", "DiscreteUniform", "Categorical", "CategoricalProbs",
+     "CategoricalLogits"}
+)
+#: Scalar-event distributions whose parameters still carry a dimension of their own (the categories):
+#: an array parameter does not make them batched.
+LAST_DIM_PARAMS = frozenset({"Categorical", "CategoricalProbs", "CategoricalLogits"})
+
+
 def name_params(distribution: str | None, n_positional: int) -> tuple[str, ...]:
     """Names for the first `n_positional` arguments: the signature's, else `#0`, `#1`..."""
     signature = SIGNATURES.get(distribution or "", ())

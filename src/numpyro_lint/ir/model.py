@@ -51,6 +51,8 @@ class Loop:
     target_names: frozenset[str] = frozenset()
     #: For `for name in ["a", "b"]`: the literal string items; None when the iterable is not literal.
     literal_items: tuple[str, ...] | None = None
+    #: How many times it runs when that is written out (`range(3)`, `range(1, 4)`, a literal list).
+    trip_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Expr:
     shape: str = "unknown"
     #: The Name it refers to, when the expression is a bare name.
     name: str | None = None
+    #: The index of the site whose value this is, up to indexing and shifts/scales by numeric
+    #: literals (`x`, `x[g]`, `2 * x`, `-x`); None once any other function is applied (`jnp.exp(x)`).
+    site_value: int | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,9 @@ class Call:
     bound_to: str | None = None
     #: What the receiver of a method call depends on (`x` in `x.item()`).
     receiver_deps: Deps = NO_DEPS
+    #: For `reparam(fn, config=...)` and `reparam(config=...)(fn)`: the config applied to `fn` (the
+    #: function_ref of the first positional argument, or of `fn=`).
+    reparam: ReparamConfig | None = None
 
     def arg(self, position: int, keyword: str | None = None) -> Expr | None:
         positional = [a.expr for a in self.args if a.keyword is None]
@@ -221,6 +229,41 @@ class Mutation:
 
 
 @dataclass(frozen=True)
+class KeyUse:
+    """One consumption of a PRNG key: a sampler, `split`, an inference entry point or a helper that
+    consumes its key parameter."""
+
+    key_text: str  # the key as written at the use: "key", "keys[0]"
+    consumer: str  # what consumed it, for messages: "jax.random.normal", "mcmc.run", "draw"
+    #: "sampler" (jax.random draws, `Distribution.sample`), "split", "inference" (MCMC/SVI/Predictive/
+    #: sample_posterior), "seed" (`handlers.seed`), or "helper" (a function of this file).
+    consumer_kind: str
+    span: Span  # the key argument
+    call_span: Span
+    #: For a helper: what it passes the key to ("jax.random.normal").
+    via: str | None = None
+    #: The consumption splits the key (directly or, for a helper, as the helper's first use of it).
+    splits: bool = False
+    #: When the key is `PRNGKey(<literal>)`/`random.key(<literal>)` made in this function and consumed
+    #: as it is (no split between): the span of that call, and whether it sits in a loop or comprehension.
+    constant_seed: Span | None = None
+    seed_in_loop: bool = False
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    """`consume`: a key consumed; `reuse`: a key consumed again on a path where `first` consumed it
+    and nothing rebound it in between."""
+
+    kind: str  # "consume" | "reuse"
+    use: KeyUse
+    first: KeyUse | None = None
+    #: For a reuse that comes from running a loop body again: the loop (`for`/`while`/comprehension).
+    loop_span: Span | None = None
+    loop_kind: str | None = None
+
+
+@dataclass(frozen=True)
 class Parameter:
     name: str
     has_default: bool
@@ -253,13 +296,18 @@ class FunctionIR:
     passed_at: tuple[Span, ...] = ()
     #: Plates every caller in this file holds around its calls of this function.
     inherited_plates: tuple[Plate, ...] = ()
+    #: Reparameterizations that may be in force from outside (set by ir.models): `reparam(f, config=...)`
+    #: wrappers anywhere in the file, and `with reparam(...)` blocks or reparam-decorated or -wrapped
+    #: functions that call this one. `reparam` (the decorator) is not repeated here.
+    outer_reparams: tuple[ReparamConfig, ...] = ()
     #: Names bound to JAX arrays in this function.
     array_names: frozenset[str] = frozenset()
     #: Names this function binds itself (assignment, loop targets, imports), other than aliases of
     #: parameters or outer objects, and other than names declared global/nonlocal.
     created_names: frozenset[str] = frozenset()
-    #: Set by ir.keyflow: PRNG key consumptions and the reuse findings they imply.
-    key_events: tuple = field(default=())
+    #: Set by ir.keyflow: PRNG key consumptions and the reuses they imply, in source order. Left empty in
+    #: functions where no finding is possible (a single consumer outside loops, no literal seed).
+    key_events: tuple[KeyEvent, ...] = field(default=())
     #: Name of the function-valued parameter names etc. is left to rules.
 
     @property

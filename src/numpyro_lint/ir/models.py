@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from numpyro_lint.ir.model import FunctionIR
+from numpyro_lint.ir.model import Call, FunctionIR, ReparamConfig
 
 PRIMITIVES = frozenset({
     "numpyro.sample", "numpyro.deterministic", "numpyro.factor", "numpyro.param", "numpyro.plate",
@@ -71,6 +71,7 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
                     if is_model_slot:
                         short = call.callee.rsplit(".", 1)[-1]
                         reasons.setdefault(target, f"passed to {short}")
+    outer_reparams = _outer_reparams(functions, by_name, by_qualname)
     result = []
     for index, function in enumerate(functions):
         passes = passed_to.get(index, [])
@@ -79,8 +80,53 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
             model_reason=reasons.get(index),
             passed_to=tuple(callee for callee, _ in passes),
             passed_at=tuple(span for _, span in passes),  # type: ignore[misc]
+            outer_reparams=outer_reparams.get(index, ()),
         ))
     return result
+
+
+def _outer_reparams(functions: list[FunctionIR], by_name, by_qualname) -> dict[int, tuple[ReparamConfig, ...]]:
+    """Per function, the reparam configs that may be in force around it: `reparam(f, config=...)` wrappers,
+    and whatever is in force where it is called or passed on (a `with reparam` block, a decorated or
+    wrapped caller), transitively. "May": precision rules stay silent when any path is covered."""
+    found: dict[int, set[ReparamConfig]] = {}
+    for caller, function in enumerate(functions):
+        for call in function.calls:
+            if call.reparam is not None:
+                wrapped = [a.function_ref for a in call.args if a.keyword in (None, "fn")][:1]
+                for target in _resolve_all(wrapped, function, functions, by_name, by_qualname):
+                    found.setdefault(target, set()).add(call.reparam)
+    edges = calls_of(functions, by_name, by_qualname)
+    changed = bool(edges)
+    while changed:
+        changed = False
+        for caller, callee, call in edges:
+            inherited = found.get(caller, set()) | set(call.context.reparams)
+            if functions[caller].reparam is not None:
+                inherited.add(functions[caller].reparam)
+            if not inherited <= found.setdefault(callee, set()):
+                found[callee] |= inherited
+                changed = True
+    return {index: tuple(sorted(configs, key=lambda c: c.span)) for index, configs in found.items() if configs}
+
+
+def calls_of(functions: list[FunctionIR], by_name, by_qualname) -> list[tuple[int, int, Call]]:
+    """(caller index, callee index, call) for each call of a function of this file (`f()`, `self.f()`)
+    and each call it is passed to (`scan(f, ...)`, `NUTS(f)`, `reparam(f, ...)`)."""
+    found = []
+    for caller, function in enumerate(functions):
+        for call in function.calls:
+            refs = [a.function_ref for a in call.args if a.function_ref is not None]
+            name = call.callee.split(".", 1)[1] if call.callee.startswith(("self.", "cls.")) else call.callee
+            if name and "." not in name:
+                refs.append(name)
+            found.extend((caller, target, call)
+                         for target in _resolve_all(refs, function, functions, by_name, by_qualname))
+    return found
+
+
+def _resolve_all(refs, caller: FunctionIR, functions: list[FunctionIR], by_name, by_qualname) -> list[int]:
+    return [target for ref in refs if ref for target in _resolve(ref, caller, functions, by_name, by_qualname)]
 
 
 def _resolve(ref: str, caller: FunctionIR, functions: list[FunctionIR], by_name, by_qualname) -> list[int]:

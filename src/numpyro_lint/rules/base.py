@@ -8,7 +8,7 @@ from typing import ClassVar, Iterator
 from numpyro_lint.codes import RULE_NAMES
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, Severity, Span
-from numpyro_lint.ir.model import FunctionIR, ModuleIR
+from numpyro_lint.ir.model import Expr, FunctionIR, ModuleIR, Site
 
 #: In INVALID examples, a line that must get a diagnostic of the rule ends with this comment.
 EXPECT_MARKER = "# expect"
@@ -51,3 +51,19 @@ def site_names(function: FunctionIR, sites: frozenset[int]) -> str:
 def traced_site_names(function: FunctionIR, sites: frozenset[int]) -> str:
     traced = frozenset(i for i in sites if function.sites[i].kind in ("sample", "param"))
     return site_names(function, traced)
+
+
+def prior_sites(module: ModuleIR) -> Iterator[tuple[FunctionIR, int, Site]]:
+    """(function, index, site) for latent `sample` sites with a recognised distribution in models; guides
+    (functions named `*guide*`) are left out: their distributions are not priors."""
+    for function in module.models:
+        if "guide" in function.name.lower():
+            continue
+        for index, site in enumerate(function.sites):
+            if site.is_latent and site.distribution is not None and site.distribution.name is not None:
+                yield function, index, site
+
+
+def literal_text(expr: Expr) -> str:
+    """A numeric literal as written, with its value when written as a name: `1e3`, `SCALE (= 1000)`."""
+    return f"{expr.text} (= {expr.value:g})" if expr.name is not None and expr.value is not None else expr.text

@@ -1,0 +1,110 @@
+"""Plates that reach a function from outside: a helper called only inside a plate is inside that plate.
+
+`inherited_plates` of a function are the plates held around every place in the file that calls it or
+passes it on (`scan(step, ...)` inside a plate runs `step` inside it), each with the caller's own
+inherited plates, transitively. A function never called or passed in the file inherits none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from numpyro_lint.diagnostic import Span
+from numpyro_lint.ir.model import Call, FunctionIR, Plate, Site
+from numpyro_lint.ir.models import _resolve_all
+
+
+def attach_inherited_plates(functions: list[FunctionIR]) -> list[FunctionIR]:
+    """`functions` with `inherited_plates` set on those that hold sites."""
+    if not any(function.sites for function in functions):
+        return functions
+    index = _FunctionIndex(functions)
+    # Only a call made inside a plate can pass one on: most files have none, and skip the call graph.
+    if not any(index.targets(function, call) for function in functions if function.plates
+               for call in function.calls if call.context.plates):
+        return functions
+    sites = call_sites(functions, index)
+    memo: dict[int, tuple[Plate, ...]] = {}
+    result = []
+    for position, function in enumerate(functions):
+        plates = _inherited(position, sites, functions, memo) if function.sites else ()
+        result.append(replace(function, inherited_plates=plates) if plates else function)
+    return result
+
+
+class _FunctionIndex:
+    def __init__(self, functions: list[FunctionIR]) -> None:
+        self.functions = functions
+        self.by_name: dict[str, list[int]] = {}
+        self.by_qualname: dict[str, int] = {}
+        for position, function in enumerate(functions):
+            self.by_name.setdefault(function.name, []).append(position)
+            self.by_qualname[function.qualname] = position
+
+    def targets(self, caller: FunctionIR, call: Call) -> list[int]:
+        """The functions of the file that `call` calls or passes on."""
+        by_name, by_qualname = self.by_name, self.by_qualname
+        refs = [a.function_ref for a in call.args if a.function_ref in by_name or a.function_ref in by_qualname]
+        name = call.callee.split(".", 1)[1] if call.callee.startswith(("self.", "cls.")) else call.callee
+        if name in by_name:
+            refs.append(name)
+        return _resolve_all(refs, caller, self.functions, by_name, by_qualname) if refs else []
+
+
+def call_sites(functions: list[FunctionIR], index: _FunctionIndex | None = None,
+               ) -> dict[int, list[tuple[int, tuple[Plate, ...]]]]:
+    """Function index -> (caller index, plates held at the call) for each call or pass of it in the file."""
+    index = index or _FunctionIndex(functions)
+    found: dict[int, list[tuple[int, tuple[Plate, ...]]]] = {}
+    for caller, function in enumerate(functions):
+        for call in function.calls:
+            for target in index.targets(function, call):
+                if target != caller:
+                    found.setdefault(target, []).append((caller, call.context.plates))
+    return found
+
+
+def _inherited(index: int, sites, functions: list[FunctionIR], memo: dict[int, tuple[Plate, ...]]) -> tuple[Plate, ...]:
+    if index in memo:
+        return memo[index]
+    memo[index] = ()  # a cycle inherits nothing through itself
+    common: tuple[Plate, ...] | None = None
+    for caller, plates in sites.get(index, ()):
+        held = _inherited(caller, sites, functions, memo) + plates
+        common = held if common is None else tuple(plate for plate in common if plate in held)
+        if not common:
+            break
+    memo[index] = common or ()
+    return memo[index]
+
+
+SCAN = "numpyro.contrib.control_flow.scan"
+
+
+def plates_around(function: FunctionIR, site: Site) -> tuple[Plate, ...]:
+    """Every plate a site runs in: those entered in its function and those its callers hold."""
+    return function.inherited_plates + site.context.plates
+
+
+def in_scan_step(functions: tuple[FunctionIR, ...], index: int) -> bool:
+    """Whether `functions[index]` runs as (or inside) a `numpyro.contrib.control_flow.scan` step, where
+    each site is one time step and scan stacks them."""
+    callers = call_sites(list(functions))
+    pending, seen = [index], {index}
+    while pending:
+        current = pending.pop()
+        if SCAN in functions[current].passed_to:
+            return True
+        for caller, _ in callers.get(current, ()):
+            if caller not in seen:
+                seen.add(caller)
+                pending.append(caller)
+    return False
+
+
+def call_at(function: FunctionIR, span: Span) -> Call | None:
+    """The call (other than a site) whose expression is exactly `span`."""
+    for call in function.calls:
+        if call.span == span:
+            return call
+    return None

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from numpyro_lint.diagnostic import Diagnostic, RelatedLocation
+from numpyro_lint.ir.distributions import DISCRETE, LOC_SCALE
+from numpyro_lint.ir.model import FunctionIR, Site
+from numpyro_lint.rules.base import Rule, prior_sites, site_names
+
+BATCHING_METHODS = ("expand", "expand_by", "to_event")
+
+
+class CenteredHierarchy(Rule):
+    """## What it does
+    Flags a latent site with a loc-scale prior (Normal, StudentT, Cauchy, Laplace, Logistic, Gumbel)
+    inside a plate (or visibly batched) whose scale depends on another continuous latent site,
+    through any data flow (`tau`, `jnp.exp(log_tau)`, `sigma[group]`, `tau * 2`), unless a
+    reparameterization is in force for it: a `reparam` config naming it (decorator, `with` block,
+    `reparam(model, config=...)` wrapper, or a callee of one), or any callable config.
+
+    ## Why is this bad?
+    This is the centered parameterization of a hierarchy. When the group scale is small the group
+    effects are pinned together, and when it is large they spread out: the posterior is a funnel
+    whose neck NUTS cannot enter with one step size. The result is divergences and a biased scale,
+    as in the classic eight-schools model (tens of divergences centered, none non-centered).
+
+    ## Example
+    ```python
+    def model(J, sigma, y=None):
+        mu = numpyro.sample("mu", dist.Normal(0, 5))
+        tau = numpyro.sample("tau", dist.HalfCauchy(5))
+        with numpyro.plate("J", J):
+            theta = numpyro.sample("theta", dist.Normal(mu, tau))
+            numpyro.sample("obs", dist.Normal(theta, sigma), obs=y)
+    ```
+
+    ## Use instead
+    Non-center it with `LocScaleReparam(0)`, or sample a standard normal and shift/scale it:
+    ```python
+    @reparam(config={"theta": LocScaleReparam(centered=0)})
+    def model(J, sigma, y=None):
+        ...  # unchanged
+
+    def model(J, sigma, y=None):
+        mu = numpyro.sample("mu", dist.Normal(0, 5))
+        tau = numpyro.sample("tau", dist.HalfCauchy(5))
+        with numpyro.plate("J", J):
+            theta_raw = numpyro.sample("theta_raw", dist.Normal(0, 1))
+            theta = numpyro.deterministic("theta", mu + tau * theta_raw)
+            numpyro.sample("obs", dist.Normal(theta, sigma), obs=y)
+    ```
+    With much data per group the centered form can sample better; then add `# noqa: NPL501`.
+
+    ## Fix safety
+    No fix: the reparameterization renames the latent variables that samples are keyed by.
+
+    ## Options
+    None.
+    """
+
+    code = "NPL501"
+    summary = "a centered hierarchical prior (scale depends on another latent site)"
+    VALID = [
+        """
+import numpyro
+import numpyro.distributions as dist
+from numpyro.handlers import reparam
+from numpyro.infer.reparam import LocScaleReparam
+
+@reparam(config={"theta": LocScaleReparam(0)})
+def model(J, sigma, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0, 5))
+    tau = numpyro.sample("tau", dist.HalfCauchy(5))
+    with numpyro.plate("J", J):
+        theta = numpyro.sample("theta", dist.Normal(mu, tau))
+        eta = numpyro.sample("eta", dist.Normal(0, 1))
+        numpyro.sample("obs", dist.Normal(theta + tau * eta, sigma), obs=y)
+""",
+    ]
+    INVALID = [
+        """
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+
+def model(group, n_groups, y=None):
+    log_tau = numpyro.sample("log_tau", dist.Normal(0, 1))
+    nu = numpyro.sample("nu", dist.Gamma(2, 0.1))
+    with numpyro.plate("groups", n_groups):
+        a = numpyro.sample("a", dist.Normal(0, jnp.exp(log_tau)))  # expect
+        b = numpyro.sample("b", dist.StudentT(nu, 0, scale=jnp.exp(log_tau) * 2))  # expect
+    numpyro.sample("y", dist.Normal(a[group] + b[group], jnp.exp(log_tau)), obs=y)
+""",
+    ]
+
+    def check(self, module, settings) -> Iterator[Diagnostic]:
+        for function, index, site in prior_sites(module):
+            distribution = site.distribution
+            assert distribution is not None
+            if distribution.name not in LOC_SCALE or not _batched(function, site):
+                continue
+            scale = distribution.param("scale")
+            if scale is None:
+                continue
+            parents = frozenset(
+                i for i in scale.deps.sites if i != index and _continuous_latent(function.sites[i])
+            )
+            if not parents or _reparameterized(function, site):
+                continue
+            name = site.name or site.name_expr.text
+            plates = function.inherited_plates + site.plates
+            where = f"in plate `{plates[-1].name}`" if plates and plates[-1].name else (
+                "in a plate" if plates else "batched")
+            yield self.diagnostic(site.span, (
+                f"`{name}` is a centered hierarchical prior: `{distribution.callee_text}` {where} with a scale "
+                f"(`{scale.text}`) that depends on the latent {site_names(function, parents)}. When that scale "
+                "is small the group values are pinned together, a funnel NUTS cannot explore (divergences, "
+                "biased scale). Non-center it with LocScaleReparam(0), or sample a standard normal and "
+                f"shift/scale it: `@reparam(config={{\"{site.name or '<name>'}\": LocScaleReparam(0)}})`."
+            ), related=tuple(
+                RelatedLocation(function.sites[i].span, f"the scale of `{name}` depends on this latent site")
+                for i in sorted(parents)
+            ))
+
+
+def _batched(function: FunctionIR, site: Site) -> bool:
+    """In a plate, or batched by `.expand`/`.to_event`. Not from argument shapes: a sampled scalar
+    looks like an array to the IR, and a loop of scalar sites (a time series) is no hierarchy."""
+    distribution = site.distribution
+    assert distribution is not None
+    return bool(site.plates or function.inherited_plates) or any(
+        distribution.has_chain(method) for method in BATCHING_METHODS
+    )
+
+
+def _continuous_latent(site: Site) -> bool:
+    return site.is_latent and (site.distribution is None or site.distribution.name not in DISCRETE)
+
+
+def _reparameterized(function: FunctionIR, site: Site) -> bool:
+    configs = [*site.context.reparams, *function.outer_reparams]
+    if function.reparam is not None:
+        configs.append(function.reparam)
+    return any(config.covers(site.name) for config in configs)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from numpyro_lint.diagnostic import Diagnostic
+from numpyro_lint.rules.base import Rule, prior_sites
+
+
+class ImproperPrior(Rule):
+    """## What it does
+    Flags `ImproperUniform` as the prior of a latent site, unless a `numpyro.factor` in the same
+    model depends on the site (the documented way to give it a custom density).
+
+    ## Why is this bad?
+    `ImproperUniform` has no normalizing constant: unless the likelihood pins the parameter down, the
+    posterior is improper and NUTS drifts without converging. Prior predictive checks and
+    `Predictive` without posterior samples cannot draw from it (its `sample` raises).
+
+    ## Example
+    ```python
+    def model(y=None):
+        mu = numpyro.sample("mu", dist.ImproperUniform(constraints.real, (), ()))
+        numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+    ```
+
+    ## Use instead
+    ```python
+    def model(y=None):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
+        numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+    ```
+
+    ## Fix safety
+    No fix: the proper prior to use depends on the parameter's support and scale.
+
+    ## Options
+    None.
+    """
+
+    code = "NPL403"
+    summary = "an improper (ImproperUniform) prior on a latent site"
+    VALID = [
+        """
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions import constraints
+
+def model(y=None):
+    mu = numpyro.sample("mu", dist.ImproperUniform(constraints.real, (), ()))
+    numpyro.factor("mu_prior", -0.5 * mu ** 2)
+    numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+    numpyro.sample("z", dist.ImproperUniform(constraints.real, (), ()), obs=y)
+""",
+    ]
+    INVALID = [
+        """
+import numpyro
+from numpyro.distributions import ImproperUniform, Normal, constraints
+
+def model(y=None):
+    mu = numpyro.sample("mu", ImproperUniform(constraints.real, (), ()))  # expect
+    numpyro.sample("y", Normal(mu, 1.0), obs=y)
+""",
+    ]
+
+    def check(self, module, settings) -> Iterator[Diagnostic]:
+        for function, index, site in prior_sites(module):
+            distribution = site.distribution
+            assert distribution is not None
+            if distribution.name != "ImproperUniform":
+                continue
+            if any(other.kind == "factor" and other.value is not None and index in other.value.deps.sites
+                   for other in function.sites):
+                continue
+            yield self.diagnostic(distribution.span, (
+                f"`{distribution.callee_text}` on `{site.name or site.name_expr.text}` is an improper prior: "
+                "it has no normalizing constant, so the posterior can be improper (NUTS drifts and never "
+                "converges) and prior or predictive sampling cannot draw from it. Give it a proper prior "
+                "for its support, e.g. `Normal(0, 10)` for a real value, `HalfNormal` for a positive one, "
+                "`Uniform(low, high)` for an interval; or add its density with `numpyro.factor`."
+            ))

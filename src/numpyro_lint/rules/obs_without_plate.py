@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from numpyro_lint.diagnostic import Diagnostic
+from numpyro_lint.ir.distributions import SCALAR_EVENT
+from numpyro_lint.ir.model import Distribution, FunctionIR, Site
+from numpyro_lint.ir.plates import call_at, in_scan_step, plates_around
+from numpyro_lint.rules.base import Rule
+
+#: Calls whose result is the array they are given (or build from them).
+ARRAY_CALLS = frozenset({
+    "jax.numpy.array", "jax.numpy.asarray", "jax.numpy.stack", "jax.numpy.concatenate", "jax.numpy.hstack",
+    "jax.numpy.vstack", "jax.numpy.column_stack", "numpy.array", "numpy.asarray", "numpy.stack",
+    "numpy.concatenate",
+})
+
+
+#: Count likelihoods, whose data is often a single number passed in (`k` successes of `n`): for these an
+#: argument counts as array data only when the model treats it or the parameters' data as arrays.
+COUNTS = frozenset({
+    "Binomial", "BetaBinomial", "Poisson", "NegativeBinomial2", "NegativeBinomialProbs", "NegativeBinomialLogits",
+    "GammaPoisson", "ZeroInflatedPoisson", "Geometric",
+})
+
+
+class ObsWithoutPlate(Rule):
+    """## What it does
+    Flags an observed `sample` site whose data is visibly an array (a parameter of the model, a list,
+    a slice, `jnp.asarray(...)`) outside every plate and without `.to_event()` or `Independent`.
+    Plates count however they are entered: `with numpyro.plate(...)`, several in one `with`, nested,
+    `numpyro.plate_stack`, or held by every caller of the function that holds the site.
+
+    Not flagged: scalar data; multivariate distributions (`MultivariateNormal`, `Dirichlet`...), whose
+    array data can be one event; per-step data inside a `numpyro.contrib.control_flow.scan` step.
+
+    ## Why is this bad?
+    Without a plate NumPyro does not know the data dimension holds conditionally independent
+    observations. The likelihood still sums, but `Predictive` draws one value instead of one per data
+    point when the parameters are scalar, subsampling cannot rescale the likelihood, enumeration
+    allocates the wrong dimensions, and NumPyro itself warns about the missing plate only in some
+    inference modes.
+
+    ## Example
+    ```python
+    def model(y):
+        mu = numpyro.sample("mu", dist.Normal(0, 1))
+        numpyro.sample("y", dist.Normal(mu, 1), obs=y)
+    ```
+
+    ## Use instead
+    ```python
+    def model(y):
+        mu = numpyro.sample("mu", dist.Normal(0, 1))
+        with numpyro.plate("data", y.shape[0]):
+            numpyro.sample("y", dist.Normal(mu, 1), obs=y)
+    ```
+    If the values form one vector-valued observation, declare it: `dist.Normal(mu, 1).to_event(1)`.
+
+    ## Fix safety
+    The fix wraps the site in `numpyro.plate("<site>_data", size)`. Safe when the size comes from data
+    that is never None (a literal list's length, `x.shape[0]` for a slice of `x`, a data argument the
+    distribution depends on); unsafe when it must guard the observed argument for None
+    (`len(y) if y is not None else 1`: prior predictive draws gain a dimension of size 1). No fix
+    when no size can be found.
+
+    ## Options
+    None.
+    """
+
+    code = "NPL201"
+    summary = "an observed array site outside every plate"
+    fix_safety = "safe where the size comes from data, else unsafe"
+    VALID = [
+        """
+import numpyro
+import numpyro.distributions as dist
+from numpyro.contrib.control_flow import scan
+
+def model(y, n_groups):
+    mu = numpyro.sample("mu", dist.Normal(0, 1))
+    numpyro.sample("one", dist.Normal(mu, 1), obs=0.5)
+    with numpyro.plate("data", y.shape[0]):
+        numpyro.sample("y", dist.Normal(mu, 1), obs=y)
+    numpyro.sample("vec", dist.Normal(mu, 1).to_event(1), obs=y)
+    numpyro.sample("mvn", dist.MultivariateNormal(mu, jnp.eye(3)), obs=y)
+
+def likelihood(mu, y):
+    numpyro.sample("z", dist.Normal(mu, 1), obs=y)
+
+def outer(y):
+    mu = numpyro.sample("m", dist.Normal(0, 1))
+    with numpyro.plate("obs", len(y)):
+        likelihood(mu, y)
+
+def series(ys):
+    def step(carry, y_t):
+        x = numpyro.sample("x", dist.Normal(carry, 1), obs=y_t)
+        return x, x
+    scan(step, 0.0, ys)
+""",
+    ]
+    INVALID = [
+        """
+import numpyro
+import numpyro.distributions as dist
+
+def model(x, y):
+    mu = numpyro.sample("mu", dist.Normal(0, 1))
+    numpyro.sample("y", dist.Normal(mu, 1), obs=y)  # expect
+    numpyro.sample("first", dist.Normal(mu, 1), obs=x[:, 0])  # expect
+    numpyro.sample("listed", dist.Normal(mu, 1), obs=[1.0, 2.0])  # expect
+""",
+    ]
+
+    def check(self, module, settings) -> Iterator[Diagnostic]:
+        for index, function in enumerate(module.functions):
+            if not function.sites:
+                continue
+            for site in function.sites:
+                if not site.is_observed or plates_around(function, site) or not _batch_only(site.distribution):
+                    continue
+                what = _array_data(function, site)
+                if what is None:
+                    continue
+                if in_scan_step(module.functions, index):
+                    continue
+                assert site.obs is not None
+                size = f"{site.obs.name}.shape[0]" if site.obs.name else "N"
+                yield self.diagnostic(site.obs.span, (
+                    f"Observed site \"{site.name or site.name_expr.text}\" gets {what} outside any plate and "
+                    "without `.to_event()`: NumPyro does not know its data dimension holds independent "
+                    "observations, so `Predictive` returns the wrong shape and subsampling and enumeration "
+                    f"go wrong. Wrap it in `with numpyro.plate(\"data\", {size}):`, or add `.to_event(1)` "
+                    "if the values are one vector-valued observation."
+                ))
+
+
+def _array_data(function: FunctionIR, site: Site) -> str | None:
+    """How the site's data is visibly an array ("the argument `y`"), or None when it is not."""
+    obs = site.obs
+    if not site.is_observed or obs is None:
+        return None
+    if obs.name is not None:
+        parameter = next((p for p in function.params if p.name == obs.name), None)
+        if parameter is not None and obs.name not in function.created_names:
+            if parameter.default_text is not None and parameter.default_text != "None":
+                return None  # `n=10`: a number, or something set up to be one
+            if site.distribution is not None and site.distribution.name in COUNTS and not _shaped(
+                function, {obs.name} | {a for _, param in site.distribution.params for a in param.deps.args}
+            ):
+                return None  # `obs=k` of a Binomial: k successes is often one number
+            return f"the argument `{obs.name}`"
+        bound = [call for call in function.calls if call.bound_to == obs.name and call.span < site.span]
+        if bound and bound[-1].callee in ARRAY_CALLS:
+            return f"the array `{obs.name}`"
+        return None
+    if obs.shape != "array":
+        return None
+    if obs.text.startswith(("[", "(")):
+        return f"the list `{obs.text}`"
+    if obs.text.endswith("]") and ":" in obs.text:
+        return f"the slice `{obs.text}`"
+    call = call_at(function, obs.span)
+    if call is not None and call.callee in ARRAY_CALLS:
+        return f"the array `{obs.text}`"
+    return None
+
+
+def _shaped(function: FunctionIR, names: set[str]) -> bool:
+    """Whether the function treats one of `names` as an array: `y.shape`, `len(y)`, `y[...]`."""
+    if not names:
+        return False
+    alternatives = "|".join(re.escape(name) for name in sorted(names))
+    pattern = re.compile(rf"\b(?:{alternatives})\s*(?:\.shape|\.ndim|\.size|\[)|(?:len|shape)\(\s*(?:{alternatives})\s*\)")
+    texts = [argument.expr.text for call in function.calls for argument in call.args]
+    texts += [plate.size_text for plate in function.plates if plate.size_text]
+    texts += [param.text for site in function.sites if site.distribution for _, param in site.distribution.params]
+    return any(pattern.search(text) for text in texts)
+
+
+def _batch_only(distribution: Distribution | None) -> bool:
+    """Whether array data can only be a batch of this distribution (not one event of it)."""
+    if distribution is None or distribution.name == "Independent" or distribution.has_chain("to_event"):
+        return False
+    return distribution.name in SCALAR_EVENT or distribution.has_chain("expand")

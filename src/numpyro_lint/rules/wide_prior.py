@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from numpyro_lint.diagnostic import Diagnostic, Span
+from numpyro_lint.ir.model import Distribution
+from numpyro_lint.rules.base import Rule, literal_text, prior_sites
+
+#: Families whose `scale` parameter sets the width of the prior.
+SCALE_FAMILIES = frozenset({
+    "Normal", "Cauchy", "StudentT", "Laplace", "Logistic", "Gumbel", "HalfNormal", "HalfCauchy",
+    "HalfStudentT", "LogNormal", "TruncatedNormal", "TruncatedCauchy",
+})
+LADDER = (
+    "On Stan's prior-choice ladder, assuming unit-scale parameters, `Normal(0, 1e6)` is \"super-vague\" "
+    "and `Normal(0, 10)` \"very weak\""
+)
+
+
+class WidePrior(Rule):
+    """## What it does
+    Flags a latent site's prior whose literal scale is at least `wide-prior-scale` (default 100):
+    the `scale` of Normal, Cauchy, StudentT, Laplace, Logistic, Gumbel, HalfNormal, HalfCauchy,
+    HalfStudentT, LogNormal and (unless bounded on both sides) TruncatedNormal/TruncatedCauchy; a
+    `Uniform` at least twice that wide; an `Exponential` whose rate is at most its inverse. Literals
+    include `1e3`, `1_000`, `-1e6` and module-level constants assigned once (`SCALE = 1000.0`).
+
+    ## Why is this bad?
+    A "non-informative" `Normal(0, 1000)` is not neutral: on Stan's prior-choice ladder, assuming
+    unit-scale parameters, `Normal(0, 1e6)` is "super-vague" and `Normal(0, 10)` already "very weak".
+    A wider prior puts nearly all its mass on values nobody believes, makes the prior predictive
+    absurd, slows warmup and can leave the posterior improper-looking when the data are weak.
+
+    ## Example
+    ```python
+    def model(x, y=None):
+        beta = numpyro.sample("beta", dist.Normal(0.0, 1000.0))
+        numpyro.sample("y", dist.Normal(beta * x, 1.0), obs=y)
+    ```
+
+    ## Use instead
+    Put the parameter on unit scale (standardize the data) and use a weakly informative prior:
+    ```python
+    def model(x, y=None):
+        beta = numpyro.sample("beta", dist.Normal(0.0, 10.0))
+        numpyro.sample("y", dist.Normal(beta * x, 1.0), obs=y)
+    ```
+
+    ## Fix safety
+    Any fix changes the model, so it is unsafe: a narrower scale (`weak-prior-scale`, default 10)
+    is only right once the parameter is on unit scale.
+
+    ## Options
+    `wide-prior-scale` (default 100): the smallest scale reported. Observed sites, scales computed
+    from data or variables, and distributions in guides are never reported.
+    """
+
+    code = "NPL401"
+    summary = "a latent site's prior is very wide (literal scale >= wide-prior-scale)"
+    VALID = [
+        """
+import numpyro
+import numpyro.distributions as dist
+
+def model(x, scale, y=None):
+    a = numpyro.sample("a", dist.Normal(0.0, 10.0))
+    b = numpyro.sample("b", dist.Normal(0.0, scale))
+    c = numpyro.sample("c", dist.Uniform(0.0, 150.0))
+    d = numpyro.sample("d", dist.Exponential(0.1))
+    e = numpyro.sample("e", dist.TruncatedNormal(0.0, 1000.0, low=0.0, high=1.0))
+    numpyro.sample("y", dist.Normal(a + b * x, 1000.0), obs=y)
+""",
+    ]
+    INVALID = [
+        """
+import numpyro
+import numpyro.distributions as D
+from numpyro.distributions import HalfCauchy, StudentT
+
+SCALE = 1_000
+
+def model(x, y=None):
+    a = numpyro.sample("a", D.Normal(0, 1e3))  # expect
+    b = numpyro.sample("b", StudentT(3, 0, SCALE))  # expect
+    s = numpyro.sample("s", HalfCauchy(scale=100))  # expect
+    u = numpyro.sample("u", D.Uniform(-1e6, 1e6))  # expect
+    r = numpyro.sample("r", D.Exponential(0.001))  # expect
+    numpyro.sample("y", D.Normal(a + b * x + u, s), obs=y)
+""",
+    ]
+
+    def check(self, module, settings) -> Iterator[Diagnostic]:
+        threshold = settings.wide_prior_scale
+        for _, _, site in prior_sites(module):
+            distribution = site.distribution
+            assert distribution is not None
+            found = _wide(distribution, threshold)
+            if found is None:
+                continue
+            span, what = found
+            yield self.diagnostic(span, (
+                f"Wide prior on `{site.name or site.name_expr.text}`: `{distribution.callee_text}` with {what} "
+                f"(wide-prior-scale is {threshold:g}). {LADDER}: a prior this wide is not neutral, it puts "
+                "nearly all its mass on implausible values and slows or destabilizes sampling. Put the "
+                "parameter on unit scale (standardize the data) and use a weakly informative prior, e.g. "
+                f"`Normal(0, {settings.weak_prior_scale:g})` or narrower."
+            ))
+
+
+def _wide(distribution: Distribution, threshold: float) -> tuple[Span, str] | None:
+    """Where the prior is too wide (the argument, or the whole Uniform) and what was found, or None."""
+    name = distribution.name
+    if name in SCALE_FAMILIES:
+        if name in ("TruncatedNormal", "TruncatedCauchy") and (
+            distribution.param("low") is not None and distribution.param("high") is not None
+        ):
+            return None  # bounded on both sides: the bounds, not the scale, set the width
+        scale = distribution.param("scale")
+        if scale is not None and scale.value is not None and scale.value >= threshold:
+            return scale.span, f"scale {literal_text(scale)}"
+    elif name == "Uniform":
+        low, high = distribution.param("low"), distribution.param("high")
+        if low is not None and high is not None and low.value is not None and high.value is not None:
+            width = high.value - low.value
+            if width >= 2 * threshold:
+                return distribution.span, f"width {width:g} (from {literal_text(low)} to {literal_text(high)})"
+    elif name == "Exponential":
+        rate = distribution.param("rate")
+        if rate is not None and rate.value is not None and 0 < rate.value <= 1 / threshold:
+            return rate.span, f"rate {literal_text(rate)}, so scale {1 / rate.value:g}"
+    return None
