@@ -1,26 +1,47 @@
 """Fixes: text rewrites offered for diagnostics, apart from detection.
 
-A fixer is `fix(diagnostic, module, settings) -> Fix | None`, registered by code in `FIXERS`. Fixes are
-computed with the diagnostic (they travel in JSON output and in the LSP diagnostic's `data`), so
-applying one never re-analyses anything.
+A fixer is `fix(diagnostic, module, settings) -> Fix | None`, registered by code in `FIXERS`; a fixer
+may also return several fixes, the primary first (`Diagnostic.fix`), the others offered as
+alternatives ahead of "disable for this line", which always comes last. Fixes are computed with the
+diagnostic (they travel in JSON output and in the LSP diagnostic's `data`), so applying one never
+re-analyses anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Sequence, Union
 
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic, Fix
-from numpyro_lint.fixes import debug_print, inplace_update
+from numpyro_lint.fixes import (
+    contrib_control_flow, debug_print, inplace_update, key_split, loc_scale_reparam, noncentered, obs_plate,
+    positive_prior, vague_gamma, weak_prior,
+)
 from numpyro_lint.fixes.noqa import disable_for_line
 from numpyro_lint.ir.model import ModuleIR
 
-Fixer = Callable[[Diagnostic, ModuleIR, Settings], "Fix | None"]
+Fixer = Callable[[Diagnostic, ModuleIR, Settings], Union[Fix, Sequence[Fix], None]]
+
+
+def offer_each(*fixers: Fixer) -> Fixer:
+    """One fixer that offers what each of `fixers` offers, in order (a failing one is skipped)."""
+    def fix(diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> tuple[Fix, ...]:
+        return tuple(found for fixer in fixers for found in _run(fixer, diagnostic, module, settings))
+    return fix
+
 
 FIXERS: dict[str, Fixer] = {
     "NPL102": debug_print.fix,
     "NPL106": inplace_update.fix,
+    "NPL201": obs_plate.fix,
+    "NPL204": contrib_control_flow.fix,
+    "NPL301": key_split.fix,
+    "NPL303": key_split.fix,
+    "NPL401": weak_prior.fix,
+    "NPL402": vague_gamma.fix,
+    "NPL404": positive_prior.fix,
+    "NPL501": offer_each(loc_scale_reparam.fix, noncentered.fix),
 }
 
 
@@ -28,12 +49,18 @@ def attach_fixes(diagnostics: list[Diagnostic], module: ModuleIR, settings: Sett
     result = []
     for diagnostic in diagnostics:
         fixer = FIXERS.get(diagnostic.code)
-        fix = None
-        if fixer is not None:
-            try:
-                fix = fixer(diagnostic, module, settings)
-            except Exception:  # a fixer bug must never cost the user their diagnostics
-                fix = None
-        alternatives = (disable_for_line(diagnostic, module.source),) if diagnostic.code != "NPL000" else ()
-        result.append(replace(diagnostic, fix=fix, alternatives=alternatives))
+        offered = _run(fixer, diagnostic, module, settings) if fixer is not None else ()
+        noqa = (disable_for_line(diagnostic, module.source),) if diagnostic.code != "NPL000" else ()
+        primary = offered[0] if offered else None
+        result.append(replace(diagnostic, fix=primary, alternatives=(*offered[1:], *noqa)))
     return result
+
+
+def _run(fixer: Fixer, diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> tuple[Fix, ...]:
+    try:
+        found = fixer(diagnostic, module, settings)
+    except Exception:  # a fixer bug must never cost the user their diagnostics
+        return ()
+    if found is None:
+        return ()
+    return (found,) if isinstance(found, Fix) else tuple(found)

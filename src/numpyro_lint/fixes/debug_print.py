@@ -5,6 +5,7 @@ from __future__ import annotations
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Applicability, Diagnostic, Edit, Fix
 from numpyro_lint.fixes.imports import import_edit, local_name_for
+from numpyro_lint.fixes.sites import text_at
 from numpyro_lint.ir.model import ModuleIR
 
 
@@ -14,11 +15,9 @@ def fix(diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> Fix | N
         return None
     import libcst as cst
 
-    source = module.source
     span = call.span
-    call_text = source.text[source.offset(span.line, span.col):source.offset(span.end_line, span.end_col)]
     try:
-        node = cst.parse_expression(call_text)
+        node = cst.parse_expression(text_at(module, span))
     except cst.ParserSyntaxError:
         return None
     if not isinstance(node, cst.Call):

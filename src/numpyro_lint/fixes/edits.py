@@ -26,7 +26,9 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
         accepted.extend(new)
         applied += 1
     result = text
-    for start, end, content in sorted(accepted, key=lambda r: (r[0], r[1]), reverse=True):
+    # From the end backwards; insertions at one point go in last-accepted first, so they read in order.
+    ordered = sorted(enumerate(accepted), key=lambda item: (item[1][0], item[1][1], item[0]), reverse=True)
+    for _, (start, end, content) in ordered:
         result = result[:start] + content + result[end:]
     return result, applied
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Applicability, Diagnostic, Edit, Fix
+from numpyro_lint.fixes.sites import text_at
 from numpyro_lint.ir.model import ModuleIR, Mutation
 
 _AT_METHODS = {"+": "add", "*": "multiply", "/": "divide", "**": "power", "-": "add"}
@@ -15,7 +16,7 @@ def fix(diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> Fix | N
         return None
     import libcst as cst
 
-    statement_text = _text(module, mutation.statement_span)
+    statement_text = text_at(module, mutation.statement_span)
     try:
         statement = cst.parse_statement(statement_text)
     except cst.ParserSyntaxError:
@@ -60,8 +61,3 @@ def _mutation_at(module: ModuleIR, diagnostic: Diagnostic) -> Mutation | None:
             if mutation.span == diagnostic.span and mutation.kind in ("item-assign", "item-aug-assign"):
                 return mutation
     return None
-
-
-def _text(module: ModuleIR, span) -> str:
-    source = module.source
-    return source.text[source.offset(span.line, span.col):source.offset(span.end_line, span.end_col)]
