@@ -1,0 +1,49 @@
+"""One static analysis of a snapshot: `lint_text`, then the LSP form of every diagnostic. Runs on the
+scheduler's worker thread, never on the event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lsprotocol import types
+
+from numpyro_lint.config import Settings
+from numpyro_lint.diagnostic import Diagnostic, Fix
+from numpyro_lint.server.documents import lsp_diagnostics
+from numpyro_lint.server.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Job:
+    snapshot: Snapshot
+    settings: Settings
+    encoding: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    job: Job
+    diagnostics: tuple[Diagnostic, ...]
+    #: LSP diagnostics by document (notebook cell) URI.
+    lsp: dict[str, list[types.Diagnostic]]
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.job.snapshot
+
+    @property
+    def fixes(self) -> list[Fix]:
+        return [d.fix for d in self.diagnostics if d.fix is not None]
+
+
+def analyse(job: Job) -> Analysis:
+    from numpyro_lint.linter import lint_text  # imported after `initialize` is answered, not before
+
+    result = lint_text(job.snapshot.text, job.snapshot.path, job.settings)
+    return Analysis(job, result.diagnostics, lsp_diagnostics(job.snapshot, result.diagnostics, job.encoding))
+
+
+def warm_up() -> None:
+    """Import what the first analysis and hover need, while the editor is still opening files."""
+    import numpyro_lint.linter  # noqa: F401
+    import numpyro_lint.rule_docs  # noqa: F401

@@ -1,0 +1,498 @@
+"""The language server: LSP handlers, each a few lines that call the plain functions of this package.
+
+    snapshot.py   what one analysis looks at (a document, or a notebook's code cells)
+    analysis.py   lint_text on a snapshot, on the worker thread
+    scheduler.py  debounce per document, versions, publishing only what is current
+    documents.py  our diagnostics and fixes <-> LSP values (positions, data, edits, hover)
+    settings.py   pyproject.toml + editor settings
+    smoke.py      smoke runs on save and on request
+    lifecycle.py  stdio, threads, logging, the editor process
+
+Diagnostics are pushed (`textDocument/publishDiagnostics`), or pulled (`textDocument/diagnostic`) when
+the client supports pulling and `workspace/diagnostic/refresh` (without refresh a client would never
+see what the server finds on its own: smoke findings, settings changes); never both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from numpyro_lint import __version__
+from numpyro_lint.server import smoke as smoke_module
+from numpyro_lint.server.analysis import Analysis, Job, analyse, warm_up
+from numpyro_lint.server.documents import (
+    FIX_ALL_KIND,
+    SOURCE,
+    fix_all_edits,
+    hover_for,
+    kind_requested,
+    lsp_diagnostics,
+    quick_fix_actions,
+    workspace_edit,
+)
+from numpyro_lint.server.lifecycle import DaemonExecutor, watch_process
+from numpyro_lint.server.scheduler import Scheduler
+from numpyro_lint.server.settings import SECTION, SettingsResolver, editor_table
+from numpyro_lint.server.smoke import SmokeRuns, merge_findings
+from numpyro_lint.server.snapshot import Snapshot, document_snapshot, notebook_snapshot
+
+logger = logging.getLogger("numpyro_lint.server")
+
+RUN_SMOKE_COMMAND = "numpyro-lint.runSmoke"
+CLIENT_REQUEST_TIMEOUT_S = 5.0
+NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
+    notebook_selector=[types.NotebookDocumentFilterWithCells(
+        cells=[types.NotebookCellLanguage(language="python")], notebook="jupyter-notebook",
+    )],
+    save=True,
+)
+_registration_ids = (f"numpyro-lint-{n}" for n in itertools.count())
+
+
+class NumpyroLintServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("numpyro-lint", __version__, types.TextDocumentSyncKind.Incremental, NOTEBOOK_SYNC)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop = lambda: None
+        self.resolver = SettingsResolver(None, self.show_warning)
+        self.pull = False
+        self.watching_files = False
+        self.settings_ready = asyncio.Event()
+        self.open_documents: set[str] = set()
+        self.open_notebooks: set[str] = set()
+        #: The diagnostics the client has for each document (or cell), for hovers and code actions.
+        self.published: dict[str, list[types.Diagnostic]] = {}
+        #: The documents (notebook cells) each analysed document's diagnostics went to.
+        self.published_parts: dict[str, set[str]] = {}
+        self._initial_settings: dict[str, Any] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.executor = DaemonExecutor("numpyro-lint-analysis")
+        self.scheduler: Scheduler[Analysis] = Scheduler(self.current_job, analyse, self.on_analysis, self.executor)
+        self.smoke = SmokeRuns(lambda: smoke_module.load_runner_class(), LspProgress(self), self.on_smoke_result,
+                               self.show_warning)
+
+    # What the client supports ---------------------------------------------------------------------
+
+    @property
+    def encoding(self) -> str:
+        encoding = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        return getattr(encoding, "value", encoding)
+
+    def client_supports(self, dotted: str) -> bool:
+        value: Any = self.client_capabilities
+        for name in dotted.split("."):
+            value = getattr(value, name, None)
+            if value is None:
+                return False
+        return bool(value)
+
+    # Documents ------------------------------------------------------------------------------------
+
+    def analysis_uri(self, uri: str) -> str | None:
+        """The document or notebook analysed for `uri` (a cell belongs to its notebook)."""
+        if uri in self.open_documents or uri in self.open_notebooks:
+            return uri
+        notebook = self.workspace.get_notebook_document(cell_uri=uri)
+        return notebook.uri if notebook is not None and notebook.uri in self.open_notebooks else None
+
+    def snapshot(self, uri: str) -> Snapshot | None:
+        if uri in self.open_notebooks:
+            notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+            if notebook is None:
+                return None
+            cells = []
+            for cell in notebook.cells:
+                document = self.workspace.get_text_document(cell.document)
+                if cell.kind == types.NotebookCellKind.Code and document.language_id in (None, "python"):
+                    cells.append((cell.document, document.version, document.source))
+            return notebook_snapshot(uri, notebook.version, to_fs_path(uri), cells)
+        if uri in self.open_documents:
+            document = self.workspace.get_text_document(uri)
+            return document_snapshot(uri, document.version or 0, document.source, to_fs_path(uri))
+        return None
+
+    def current_job(self, uri: str) -> tuple[tuple[int, int], Job] | None:
+        snapshot = self.snapshot(uri)
+        if snapshot is None:
+            return None
+        settings = self.resolver.for_path(snapshot.path)
+        return (snapshot.version, self.resolver.generation), Job(snapshot, settings, self.encoding)
+
+    def schedule(self, uri: str, *, now: bool = False) -> None:
+        if self.pull or not self.settings_ready.is_set():
+            return
+        job = self.current_job(uri)
+        delay_ms = 0 if now or job is None else job[1].settings.debounce_ms
+        self.scheduler.schedule(uri, delay_ms / 1000)
+
+    def reanalyse_all(self) -> None:
+        """Settings changed: analyse every open document again (or have a pulling client ask again)."""
+        if self.pull:
+            self.workspace_diagnostic_refresh(None)
+            return
+        for uri in [*self.open_documents, *self.open_notebooks]:
+            self.schedule(uri, now=True)
+
+    def diagnostics_by_document(self, analysis: Analysis) -> dict[str, list[types.Diagnostic]]:
+        """Static diagnostics and the smoke findings for the same version, by document (cell) URI."""
+        found = self.smoke.result(analysis.snapshot.uri, analysis.snapshot.version)
+        if found is None:
+            return analysis.lsp
+        merged = merge_findings(analysis.diagnostics, found.diagnostics)
+        return lsp_diagnostics(analysis.snapshot, merged, analysis.job.encoding)
+
+    def on_analysis(self, uri: str, analysis: Analysis) -> None:
+        if not self.pull:
+            self.publish(analysis)
+
+    def on_smoke_result(self, uri: str) -> None:
+        if self.pull:
+            self.workspace_diagnostic_refresh(None)
+            return
+        analysis = self.scheduler.latest(uri)
+        current = (analysis.snapshot.version, self.resolver.generation) if analysis is not None else None
+        if analysis is not None and self.scheduler.is_current(uri, current):
+            self.publish(analysis)
+
+    def publish(self, analysis: Analysis) -> None:
+        by_document = self.diagnostics_by_document(analysis)
+        for part in analysis.snapshot.parts:
+            self.publish_to(part.uri, part.version, by_document.get(part.uri, []))
+        parts = {part.uri for part in analysis.snapshot.parts}
+        for gone in self.published_parts.get(analysis.snapshot.uri, set()) - parts:  # deleted cells
+            self.publish_to(gone, None, [])
+            del self.published[gone]
+        self.published_parts[analysis.snapshot.uri] = parts
+
+    def publish_to(self, uri: str, version: int | None, diagnostics: list[types.Diagnostic]) -> None:
+        self.published[uri] = diagnostics
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, diagnostics, version))
+
+    def closed(self, uri: str) -> None:
+        self.scheduler.forget(uri)
+        self.smoke.cancel(uri)
+        self.smoke.clear(uri)
+        for part_uri in self.published_parts.pop(uri, {uri}):
+            if not self.pull:
+                self.publish_to(part_uri, None, [])
+            self.published.pop(part_uri, None)
+
+    # Settings -------------------------------------------------------------------------------------
+
+    def show_warning(self, message: str) -> None:
+        self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, message))
+
+    def set_editor_settings(self, value: Any) -> None:
+        # The latest section the client sends replaces the initialization options whole, so that a
+        # setting the user removes goes away; a client with no such section keeps the options.
+        table = editor_table(value) or self._initial_settings
+        if self.resolver.set_editor_settings(table) and self.settings_ready.is_set():
+            self.reanalyse_all()
+
+    async def fetch_configuration(self) -> None:
+        if not self.client_supports("workspace.configuration"):
+            return
+        params = types.ConfigurationParams([types.ConfigurationItem(section=SECTION)])
+        try:
+            result = await asyncio.wait_for(self.workspace_configuration_async(params), CLIENT_REQUEST_TIMEOUT_S)
+        except Exception as error:  # a client that fails this keeps the initialization options
+            logger.warning("workspace/configuration failed: %s", error)
+            return
+        self.set_editor_settings(result[0] if result else None)
+
+    async def register_watchers(self) -> None:
+        registrations = []
+        if self.client_supports("workspace.did_change_watched_files.dynamic_registration"):
+            registrations.append(types.Registration(
+                next(_registration_ids), types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                types.DidChangeWatchedFilesRegistrationOptions([types.FileSystemWatcher("**/pyproject.toml")]),
+            ))
+        if self.client_supports("workspace.did_change_configuration.dynamic_registration"):
+            registrations.append(types.Registration(
+                next(_registration_ids), types.WORKSPACE_DID_CHANGE_CONFIGURATION,
+                types.DidChangeConfigurationRegistrationOptions(section=SECTION),
+            ))
+        if not registrations:
+            return
+        try:
+            await asyncio.wait_for(self.client_register_capability_async(types.RegistrationParams(registrations)),
+                                   CLIENT_REQUEST_TIMEOUT_S)
+        except Exception as error:
+            logger.warning("client/registerCapability failed: %s", error)
+            return
+        self.watching_files = any(r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES for r in registrations)
+
+    def check_pyproject(self) -> None:
+        """Without file watching, notice a changed pyproject.toml when a document is opened or saved."""
+        if not self.watching_files and self.resolver.check_for_changes():
+            self.reanalyse_all()
+
+    # Tasks ----------------------------------------------------------------------------------------
+
+    def background(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def close(self) -> None:
+        """Stop every run and worker; safe to call more than once."""
+        self.smoke.close()
+        self.scheduler.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for task in list(self._background):
+            task.cancel()
+
+
+class LspProgress:
+    """Work-done progress (`$/progress`) for smoke runs; the user's cancel cancels the run."""
+
+    def __init__(self, server: NumpyroLintServer) -> None:
+        self._server = server
+
+    async def begin(self, title: str, message: str, on_cancel: Any, token: Any = None) -> Any:
+        progress = self._server.work_done_progress
+        if token is None:
+            if not self._server.client_supports("window.work_done_progress"):
+                return None
+            token = f"numpyro-lint-smoke-{next(_registration_ids)}"
+            try:
+                await asyncio.wait_for(progress.create_async(token), CLIENT_REQUEST_TIMEOUT_S)
+            except Exception as error:
+                logger.warning("window/workDoneProgress/create failed: %s", error)
+                return None
+        progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message, cancellable=True))
+        cancelled = progress.tokens.get(token)
+        loop = asyncio.get_running_loop()
+        if cancelled is not None:
+            cancelled.add_done_callback(lambda future: future.cancelled() and loop.call_soon_threadsafe(on_cancel))
+        return token
+
+    def report(self, token: Any, message: str) -> None:
+        if token is not None:
+            self._server.work_done_progress.report(token, types.WorkDoneProgressReport(message=message))
+
+    def end(self, token: Any, message: str) -> None:
+        if token is not None:
+            self._server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+            self._server.work_done_progress.tokens.pop(token, None)
+
+
+def create_server() -> NumpyroLintServer:
+    server = NumpyroLintServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: NumpyroLintServer, params: types.InitializeParams) -> None:
+        root = ls.workspace.root_path or next((to_fs_path(f.uri) for f in ls.workspace.folders.values()), None)
+        ls.resolver = SettingsResolver(Path(root) if root else None, ls.show_warning)
+        ls._initial_settings = editor_table(params.initialization_options)
+        ls.resolver.set_editor_settings(ls._initial_settings)
+        ls.pull = (ls.client_supports("text_document.diagnostic")
+                   and ls.client_supports("workspace.diagnostics.refresh_support"))
+        if ls.pull:
+            ls.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, types.DiagnosticOptions(
+                identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=False,
+            ))(document_diagnostic)
+        if params.process_id is not None:
+            ls.background(watch_process(params.process_id, ls.stop))
+        logger.info("numpyro-lint %s (pid %d): %s diagnostics, %s positions", __version__, os.getpid(),
+                    "pulled" if ls.pull else "pushed", ls.encoding)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: NumpyroLintServer, params: types.InitializedParams) -> None:
+        ls.executor.submit(warm_up)
+        await ls.register_watchers()
+        await ls.fetch_configuration()
+        ls.settings_ready.set()
+        ls.reanalyse_all()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: NumpyroLintServer, params: None) -> None:
+        await ls.smoke.aclose()
+        ls.close()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: NumpyroLintServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.open_documents.add(params.text_document.uri)
+        opened(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: NumpyroLintServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.smoke.clear(params.text_document.uri)
+        ls.schedule(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: NumpyroLintServer, params: types.DidSaveTextDocumentParams) -> None:
+        saved(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: NumpyroLintServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.open_documents.discard(uri)
+        ls.closed(uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_did_open(ls: NumpyroLintServer, params: types.DidOpenNotebookDocumentParams) -> None:
+        ls.open_notebooks.add(params.notebook_document.uri)
+        opened(ls, params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_did_change(ls: NumpyroLintServer, params: types.DidChangeNotebookDocumentParams) -> None:
+        ls.smoke.clear(params.notebook_document.uri)
+        ls.schedule(params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_did_save(ls: NumpyroLintServer, params: types.DidSaveNotebookDocumentParams) -> None:
+        saved(ls, params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_did_close(ls: NumpyroLintServer, params: types.DidCloseNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        ls.open_notebooks.discard(uri)
+        ls.closed(uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: NumpyroLintServer, params: types.DidChangeConfigurationParams) -> None:
+        if ls.client_supports("workspace.configuration"):
+            await ls.fetch_configuration()
+        elif isinstance(params.settings, dict) and SECTION in params.settings:
+            ls.set_editor_settings(params.settings[SECTION])
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: NumpyroLintServer, params: types.DidChangeWatchedFilesParams) -> None:
+        if any(change.uri.endswith("/pyproject.toml") for change in params.changes):
+            ls.resolver.pyproject_changed()
+            ls.reanalyse_all()
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=True,
+    ))
+    async def code_action(ls: NumpyroLintServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return await code_actions(ls, params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: NumpyroLintServer, action: types.CodeAction) -> types.CodeAction:
+        return await resolve_code_action(ls, action)
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(ls: NumpyroLintServer, params: types.HoverParams) -> types.Hover | None:
+        if ls.analysis_uri(params.text_document.uri) is None:
+            return None
+        lines = ls.workspace.get_text_document(params.text_document.uri).lines
+        line = lines[params.position.line].rstrip("\r\n") if params.position.line < len(lines) else ""
+        formats = getattr(getattr(ls.client_capabilities.text_document, "hover", None), "content_format", None)
+        markdown = not formats or types.MarkupKind.Markdown in formats
+        return hover_for(line, params.position, ls.published.get(params.text_document.uri, []), ls.encoding, markdown)
+
+    @server.command(RUN_SMOKE_COMMAND)
+    async def run_smoke(ls: NumpyroLintServer, *arguments: Any) -> dict[str, Any]:
+        return await run_smoke_command(ls, arguments)
+
+    return server
+
+
+def opened(ls: NumpyroLintServer, uri: str) -> None:
+    ls.check_pyproject()
+    ls.schedule(uri, now=True)
+    job = ls.current_job(uri)
+    if job is not None and job[1].settings.smoke.enabled:
+        ls.smoke.warm_up(job[1].settings)
+
+
+def saved(ls: NumpyroLintServer, uri: str) -> None:
+    ls.check_pyproject()
+    job = ls.current_job(uri)
+    if job is not None and job[1].settings.smoke.enabled:
+        ls.smoke.start(job[1].snapshot, job[1].settings)
+
+
+async def document_diagnostic(ls: NumpyroLintServer,
+                              params: types.DocumentDiagnosticParams) -> types.FullDocumentDiagnosticReport:
+    uri = params.text_document.uri
+    target = ls.analysis_uri(uri)
+    if target is None:
+        return types.FullDocumentDiagnosticReport(items=[])
+    await ls.settings_ready.wait()
+    analysis = await ls.scheduler.current(target)
+    items = ls.diagnostics_by_document(analysis).get(uri, []) if analysis is not None else []
+    ls.published[uri] = items
+    ls.published_parts.setdefault(target, set()).add(uri)
+    return types.FullDocumentDiagnosticReport(items=items)
+
+
+async def code_actions(ls: NumpyroLintServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    uri = params.text_document.uri
+    only = params.context.only
+    document_changes = ls.client_supports("workspace.workspace_edit.document_changes")
+    resolve = ls.client_supports("text_document.code_action.resolve_support") and "edit" in (
+        ls.client_capabilities.text_document.code_action.resolve_support.properties)
+    actions: list[types.CodeAction] = []
+    if kind_requested(types.CodeActionKind.QuickFix, only):
+        for diagnostic in params.context.diagnostics:
+            if diagnostic.source != SOURCE:
+                continue
+            data = diagnostic.data if isinstance(diagnostic.data, dict) else _published_data(ls, uri, diagnostic)
+            actions.extend(quick_fix_actions(diagnostic, data, document_changes))
+    target = ls.analysis_uri(uri)
+    if kind_requested(FIX_ALL_KIND, only) and target == uri and uri in ls.open_documents:
+        analysis = await ls.scheduler.current(uri)
+        if analysis is not None and any(fix.applicability.value == "safe" for fix in analysis.fixes):
+            action = types.CodeAction(title=f"{SOURCE}: apply all safe fixes", kind=FIX_ALL_KIND)
+            if resolve:
+                action.data = {"fixAll": uri}
+            else:
+                edits = fix_all_edits(analysis.snapshot, analysis.fixes, analysis.job.encoding)
+                if not edits:
+                    return actions
+                action.edit = workspace_edit(edits, document_changes)
+            actions.append(action)
+    return actions
+
+
+def _published_data(ls: NumpyroLintServer, uri: str, diagnostic: types.Diagnostic) -> dict[str, Any]:
+    """For clients that do not send `data` back: the data of the diagnostic we published there."""
+    for published in ls.published.get(uri, []):
+        if published.code == diagnostic.code and published.range == diagnostic.range:
+            return published.data if isinstance(published.data, dict) else {}
+    return {}
+
+
+async def resolve_code_action(ls: NumpyroLintServer, action: types.CodeAction) -> types.CodeAction:
+    data = action.data if isinstance(action.data, dict) else {}
+    document_changes = ls.client_supports("workspace.workspace_edit.document_changes")
+    if "fixAll" in data:
+        analysis = await ls.scheduler.current(data["fixAll"])
+        if analysis is not None:
+            edits = fix_all_edits(analysis.snapshot, analysis.fixes, analysis.job.encoding)
+            action.edit = workspace_edit(edits, document_changes)
+    return action
+
+
+async def run_smoke_command(ls: NumpyroLintServer, arguments: tuple[Any, ...]) -> dict[str, Any]:
+    """`numpyro-lint.runSmoke <document URI>`: run it now; returns {"findings": n} or {"error": why}."""
+    uri = arguments[0] if arguments and isinstance(arguments[0], str) else None
+    target = ls.analysis_uri(uri) if uri else None
+    if target is None:
+        return {"error": f"not an open document: {uri!r}"}
+    if not ls.smoke.available:
+        ls.show_warning("numpyro-lint: smoke runs are unavailable (the runner is not installed)")
+        return {"error": "smoke runs are unavailable"}
+    job = ls.current_job(target)
+    assert job is not None
+    task = ls.smoke.start(job[1].snapshot, job[1].settings)
+    if task is None:
+        return {"error": "smoke runs are unavailable"}
+    try:
+        found = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        return {"error": "cancelled"}
+    return {"error": "the run failed; see the log"} if found is None else {"findings": len(found)}

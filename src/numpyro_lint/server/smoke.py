@@ -1,0 +1,243 @@
+"""Smoke runs from the editor: at most one per document, started on save or on request, reported as
+work-done progress, and their findings kept for the version of the text they ran on.
+
+The runner (`numpyro_lint.runner.client.SmokeRunner`) does the work in child processes; this process
+never imports JAX or NumPyro. When the runner package is missing, smoke runs are unavailable and the log
+says so once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Protocol
+
+from numpyro_lint.config import Settings, SmokeSettings
+from numpyro_lint.diagnostic import Diagnostic
+from numpyro_lint.server.snapshot import Snapshot
+
+logger = logging.getLogger(__name__)
+
+
+def load_runner_class() -> Any | None:
+    """The SmokeRunner class, or None when the runner is not installed."""
+    try:
+        from numpyro_lint.runner.client import SmokeRunner
+    except ImportError as error:
+        logger.warning("smoke runs are unavailable: cannot import numpyro_lint.runner.client (%s)", error)
+        return None
+    return SmokeRunner
+
+
+class Progress(Protocol):
+    """How a run shows progress: `begin` returns a handle (None when the client shows no progress);
+    `on_cancel` is called on the loop when the user cancels it; `token`: the client's own progress
+    token for the request, if it sent one."""
+
+    async def begin(self, title: str, message: str, on_cancel: Callable[[], None], token: Any = None) -> Any: ...
+
+    def report(self, handle: Any, message: str) -> None: ...
+
+    def end(self, handle: Any, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    snapshot: Snapshot
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True)
+class _Running:
+    snapshot: Snapshot
+    settings: Settings
+    progress: Any
+
+
+class SmokeRuns:
+    """Runs per document URI. `on_result(uri)` is called on the loop when findings are in (partial ones
+    too, when the runner reports them stage by stage); `on_failure(message)` when a run could not be
+    done (no JAX in the runner's interpreter, ...)."""
+
+    def __init__(self, load_runner: Callable[[], Any | None], progress: Progress,
+                 on_result: Callable[[str], None], on_failure: Callable[[str], None]) -> None:
+        self._load_runner = load_runner
+        self._progress = progress
+        self._on_result = on_result
+        self._on_failure = on_failure
+        self._runner_class: Any | None = None
+        self._runner_loaded = False
+        self._runner: Any | None = None
+        self._runner_settings: SmokeSettings | None = None
+        self._tasks: dict[str, asyncio.Task[tuple[Diagnostic, ...] | None]] = {}
+        self._results: dict[str, SmokeResult] = {}
+        #: Runs in flight by the name the runner knows them by (the path, else the URI).
+        self._running: dict[str, _Running] = {}
+        self._failures_shown: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def available(self) -> bool:
+        if not self._runner_loaded:
+            self._runner_loaded = True
+            self._runner_class = self._load_runner()
+        return self._runner_class is not None
+
+    def warm_up(self, settings: Settings) -> None:
+        """Start the runner's process now (it imports JAX meanwhile), so that the first save is fast."""
+        if not self.available:
+            return
+        self._loop = asyncio.get_running_loop()
+        runner = self._runner_for(settings.smoke)
+        try:
+            getattr(runner, "warm_up", lambda: None)()
+        except Exception as error:
+            logger.warning("the smoke runner did not start: %s", error)
+
+    def start(self, snapshot: Snapshot, settings: Settings,
+              progress_token: Any = None) -> asyncio.Task[tuple[Diagnostic, ...] | None] | None:
+        """Run the document as `snapshot` has it, cancelling its previous run; None when unavailable.
+        The task's result is the findings, or None when the run failed (the log says why)."""
+        if not self.available:
+            return None
+        self._loop = asyncio.get_running_loop()
+        self.cancel(snapshot.uri)
+        task = asyncio.create_task(self._run(snapshot, settings, progress_token), name=f"smoke {snapshot.uri}")
+        self._tasks[snapshot.uri] = task
+        task.add_done_callback(lambda done: self._forget_task(snapshot.uri, done))
+        return task
+
+    def _forget_task(self, uri: str, task: asyncio.Task[Any]) -> None:
+        if self._tasks.get(uri) is task:
+            del self._tasks[uri]
+
+    def result(self, uri: str, version: int) -> SmokeResult | None:
+        """The findings of the last run on this version of the document, if any."""
+        found = self._results.get(uri)
+        return found if found is not None and found.snapshot.version == version else None
+
+    def clear(self, uri: str) -> bool:
+        """The text changed: forget the findings (a run in flight finishes, but is not shown)."""
+        return self._results.pop(uri, None) is not None
+
+    def cancel(self, uri: str) -> None:
+        task = self._tasks.pop(uri, None)
+        if task is not None:
+            task.cancel()
+
+    async def aclose(self, timeout_s: float = 5.0) -> None:
+        """Cancel every run, let the runner see the cancellations, then close it."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        self.close()
+
+    def close(self) -> None:
+        """Cancel every run and stop the runner's child processes."""
+        for uri in list(self._tasks):
+            self.cancel(uri)
+        self._results.clear()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            try:
+                runner.close()
+            except Exception:
+                logger.exception("closing the smoke runner failed")
+
+    async def _run(self, snapshot: Snapshot, settings: Settings, token: Any) -> tuple[Diagnostic, ...] | None:
+        where = snapshot.path or snapshot.uri
+        task = asyncio.current_task()
+        assert task is not None
+        handle = await self._progress.begin("numpyro-lint smoke run", _short(where), task.cancel, token)
+        self._running[where] = _Running(snapshot, settings, handle)
+        message = "cancelled"
+        try:
+            found = await self._runner_for(settings.smoke).run(where, snapshot.text, settings)
+            diagnostics = self._keep(snapshot.uri, self._running[where], found)
+            message = f"{len(diagnostics)} finding{'s' if len(diagnostics) != 1 else ''}"
+            logger.info("smoke run of %s: %s", where, message)
+            return diagnostics
+        except asyncio.CancelledError:
+            logger.info("smoke run of %s cancelled", where)
+            raise
+        except Exception as error:
+            message = f"failed: {error}"
+            logger.exception("smoke run of %s failed", where)
+            failure = f"numpyro-lint: the smoke run of {_short(where)} failed: {error}"
+            if failure not in self._failures_shown:  # not again on every save
+                self._failures_shown.add(failure)
+                self._on_failure(failure)
+            return None
+        finally:
+            if self._running.get(where) is not None and self._running[where].snapshot is snapshot:
+                del self._running[where]
+            self._progress.end(handle, message)
+
+    def _keep(self, uri: str, running: _Running, found: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+        snapshot, settings = running.snapshot, running.settings
+        diagnostics = tuple(_with_noqa(d, snapshot) for d in found if settings.is_enabled(d.code, snapshot.path))
+        self._results[uri] = SmokeResult(snapshot, diagnostics)
+        self._on_result(uri)
+        return diagnostics
+
+    def _runner_for(self, smoke: SmokeSettings) -> Any:
+        if self._runner is not None and self._runner_settings == smoke:
+            return self._runner
+        if self._runner is not None:
+            self._runner.close()
+        callbacks: dict[str, Any] = {"on_progress": self._on_loop(self._report)}
+        if "on_diagnostics" in inspect.signature(self._runner_class).parameters:
+            callbacks["on_diagnostics"] = self._on_loop(self._partial)
+        self._runner = self._runner_class(smoke, **callbacks)
+        self._runner_settings = smoke
+        return self._runner
+
+    def _on_loop(self, callback: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+        """`callback` for the runner to call from any thread; it runs on the event loop."""
+        def call(document: str, value: Any) -> None:
+            loop = self._loop
+            try:
+                on_loop = asyncio.get_running_loop() is loop
+            except RuntimeError:
+                on_loop = False
+            if on_loop:
+                callback(document, value)
+            elif loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(callback, document, value)
+        return call
+
+    def _report(self, document: str, message: str) -> None:
+        running = self._running.get(document)
+        if running is not None:
+            self._progress.report(running.progress, message)
+
+    def _partial(self, document: str, diagnostics: list[Diagnostic]) -> None:
+        """Findings of the stages done so far (the prior predictive check comes before NUTS)."""
+        running = self._running.get(document)
+        if running is not None:
+            self._keep(running.snapshot.uri, running, diagnostics)
+
+
+def merge_findings(static: tuple[Diagnostic, ...], smoke: tuple[Diagnostic, ...]) -> list[Diagnostic]:
+    """Static and smoke diagnostics in position order; a smoke diagnostic with the code and span of a
+    static one replaces it (the runner's NPL501 is the static one with the measured effect added)."""
+    replaced = {(d.code, d.span) for d in smoke}
+    kept = [d for d in static if (d.code, d.span) not in replaced]
+    return sorted([*kept, *smoke], key=lambda d: (d.span.line, d.span.col, d.code))
+
+
+def _with_noqa(diagnostic: Diagnostic, snapshot: Snapshot) -> Diagnostic:
+    """Smoke findings get "disable for this line" like static ones."""
+    if diagnostic.alternatives:
+        return diagnostic
+    from numpyro_lint.fixes.noqa import disable_for_line
+
+    return replace(diagnostic, alternatives=(disable_for_line(diagnostic, snapshot.source),))
+
+
+def _short(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]

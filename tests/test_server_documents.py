@@ -1,0 +1,142 @@
+"""Our diagnostics and fixes as LSP values: positions in each encoding (a line with emoji before the
+column), the fix payload in `data`, workspace edits, fix-all, hover, notebooks."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+from server_helpers import MODEL, apply_text_edits, apply_workspace_edit
+
+from numpyro_lint.diagnostic import Applicability, Diagnostic, Edit, Fix, Span
+from numpyro_lint.fixes.edits import apply_fixes
+from numpyro_lint.linter import lint_text
+from numpyro_lint.server.documents import (
+    _changed_region,
+    client_column,
+    code_point_column,
+    fix_all_edits,
+    hover_for,
+    kind_requested,
+    lsp_diagnostics,
+    noqa_code_at,
+    workspace_edit,
+)
+from numpyro_lint.server.snapshot import document_snapshot, notebook_snapshot
+from numpyro_lint.source import SourceText
+
+URI = "file:///work/model.py"
+LINE = 's = "😀😀"; x[0] = 1'  # code points: x at 10; UTF-16: 12; UTF-8: 16
+
+
+def test_columns_in_each_encoding_and_back():
+    source = SourceText(LINE)
+    col = LINE.index("x")
+    assert [client_column(source, 1, col, enc) for enc in ("utf-32", "utf-16", "utf-8")] == [10, 12, 16]
+    for encoding, units in (("utf-32", 10), ("utf-16", 12), ("utf-8", 16)):
+        assert code_point_column(source, 1, units, encoding) == col
+
+
+def test_column_past_the_end_of_the_line_is_clamped():
+    assert client_column(SourceText("ab"), 1, 10, "utf-16") == 2
+
+
+def test_diagnostic_range_and_fix_edits_use_the_client_encoding():
+    snapshot = document_snapshot(URI, 3, MODEL, "/work/model.py")
+    result = lint_text(MODEL, "/work/model.py")
+    for encoding in ("utf-16", "utf-8", "utf-32"):
+        published = lsp_diagnostics(snapshot, result.diagnostics, encoding)[URI]
+        inplace = next(d for d in published if d.code == "NPL106")
+        fix = inplace.data["fix"]
+        assert fix["edits"][0]["version"] == 3
+        edit = types.TextEdit(types.Range(
+            types.Position(**fix["edits"][0]["range"]["start"]), types.Position(**fix["edits"][0]["range"]["end"])),
+            fix["edits"][0]["newText"])
+        fixed = apply_text_edits(MODEL, [edit], encoding)
+        assert '"😀😀"; x = x.at[0].set(numpyro.sample("x0"' in fixed
+        noqa = inplace.data["noqa"]
+        assert noqa["title"] == "Disable NPL106 for this line"
+
+
+def test_workspace_edit_with_versions_or_plain_changes():
+    edits = [{"uri": URI, "version": 4, "range": {"start": {"line": 0, "character": 0},
+                                                   "end": {"line": 0, "character": 1}}, "newText": "y"}]
+    versioned = workspace_edit(edits, document_changes=True)
+    plain = workspace_edit(edits, document_changes=False)
+    assert versioned.document_changes[0].text_document == types.OptionalVersionedTextDocumentIdentifier(URI, 4)
+    assert plain.changes[URI][0].new_text == "y"
+    assert apply_workspace_edit("x = 1\n", URI, versioned, "utf-16") == "y = 1\n"
+
+
+def test_fix_all_is_one_minimal_edit_with_the_safe_fixes_only():
+    snapshot = document_snapshot(URI, 1, MODEL, None)
+    diagnostics = lint_text(MODEL).diagnostics
+    fixes = [d.fix for d in diagnostics if d.fix]
+    [edit] = fix_all_edits(snapshot, fixes, "utf-16")
+    expected, _ = apply_fixes(MODEL, [f for f in fixes if f.applicability == Applicability.SAFE])
+    text_edit = types.TextEdit(types.Range(types.Position(**edit["range"]["start"]),
+                                           types.Position(**edit["range"]["end"])), edit["newText"])
+    assert apply_text_edits(MODEL, [text_edit], "utf-16") == expected
+    assert edit["range"]["start"]["line"] == edit["range"]["end"]["line"] == 7
+
+
+def test_fix_all_with_nothing_safe_is_empty():
+    unsafe = Fix("t", Applicability.UNSAFE, (Edit(Span(1, 0, 1, 1), "y"),))
+    assert fix_all_edits(document_snapshot(URI, 1, "x = 1\n", None), [unsafe], "utf-16") == []
+
+
+def test_changed_region_never_splits_a_crlf():
+    for old, new in (("a\r\nb\r\n", "a\r\nc\r\n"), ("x\r\ny", "x\r\r\ny"), ("x\r\ny", "x\ny"), ("ab", "ab")):
+        start, old_end, new_end = _changed_region(old, new)
+        assert old[:start] + new[start:new_end] + old[old_end:] == new
+        for offset in (start, old_end):
+            assert old[offset - 1:offset + 1] != "\r\n"
+    assert _changed_region("a\r\nb\r\n", "a\r\nc\r\n") == (3, 4, 4)
+
+
+def test_noqa_code_under_the_cursor():
+    line = 'print(x)  # noqa: NPL102, npl106'
+    assert noqa_code_at(line, line.index("NPL102") + 1) == ("NPL102", line.index("NPL102"), line.index("NPL102") + 6)
+    assert noqa_code_at(line, line.index("npl106"))[0] == "NPL106"
+    assert noqa_code_at(line, 0) is None
+    assert noqa_code_at("x = 1  # noqa", 10) is None
+
+
+def test_hover_on_a_noqa_code_after_an_emoji_in_utf16():
+    line = 'print("😀")  # noqa: NPL102'
+    character = len(line[:line.index("NPL102")].encode("utf-16-le")) // 2
+    hover = hover_for(line, types.Position(4, character + 1), [], "utf-16", markdown=True)
+    assert hover.contents.value.startswith("# NPL102: model-io")
+    assert hover.range == types.Range(types.Position(4, character), types.Position(4, character + 6))
+    assert hover_for(line.replace("NPL102", "XYZ123"), types.Position(4, character), [], "utf-16", True) is None
+
+
+def test_hover_in_plain_text_for_clients_without_markdown():
+    diagnostic = types.Diagnostic(types.Range(types.Position(0, 0), types.Position(0, 5)), "m", code="NPL901")
+    hover = hover_for("model", types.Position(0, 2), [diagnostic], "utf-16", markdown=False)
+    assert hover.contents.kind == types.MarkupKind.PlainText
+    assert hover.contents.value.startswith("# NPL901")
+
+
+def test_code_action_kinds_are_hierarchical():
+    assert kind_requested("source.fixAll.numpyro-lint", ["source.fixAll"])
+    assert kind_requested("source.fixAll.numpyro-lint", ["source"])
+    assert kind_requested("quickfix", None)
+    assert not kind_requested("quickfix", ["source.fixAll"])
+    assert not kind_requested("source.fixAllX", ["source.fixAll"])
+
+
+def test_notebook_diagnostics_go_to_their_cell_and_cross_cell_fixes_are_dropped():
+    cells = [("nb#1", 1, "import numpyro\n"), ("nb#2", 5, "%time\nx = 1\ny = 2")]
+    snapshot = notebook_snapshot("file:///nb.ipynb", 9, "/nb.ipynb", cells)
+    assert snapshot.text == "import numpyro\n\n#time\nx = 1\ny = 2"
+    assert [(p.uri, p.first_line, p.line_count) for p in snapshot.parts] == [("nb#1", 1, 2), ("nb#2", 3, 3)]
+    within = Fix("w", Applicability.SAFE, (Edit(Span(4, 0, 4, 1), "z"),))
+    across = Fix("a", Applicability.SAFE, (Edit(Span(1, 0, 4, 1), "z"),))
+    diagnostics = [Diagnostic("NPL106", "m", Span(4, 0, 4, 1), fix=within),
+                   Diagnostic("NPL102", "m", Span(5, 0, 5, 1), fix=across)]
+    grouped = lsp_diagnostics(snapshot, diagnostics, "utf-16")
+    assert grouped["nb#1"] == []
+    first, second = grouped["nb#2"]
+    assert first.range.start == types.Position(1, 0)
+    assert first.data["fix"]["edits"][0]["uri"] == "nb#2" and first.data["fix"]["edits"][0]["version"] == 5
+    assert second.data["fix"] is None
+    assert fix_all_edits(snapshot, [within], "utf-16") == []

@@ -1,0 +1,99 @@
+"""Debounced analysis: bursts coalesce, stale results are never published, a request for the current
+result does not wait for the debounce, closed documents publish nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from numpyro_lint.server.lifecycle import DaemonExecutor
+from numpyro_lint.server.scheduler import Scheduler
+
+
+class Documents:
+    """Versions of open documents, an analysis that records what it saw, and what got published."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, int] = {}
+        self.analysed: list[tuple[str, int]] = []
+        self.published: list[tuple[str, int]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.changed = asyncio.Event()
+
+    def snapshot(self, uri: str):
+        version = self.versions.get(uri)
+        return None if version is None else (version, (uri, version))
+
+    def analyse(self, job):
+        self.entered.set()
+        self.gate.wait(10)
+        self.analysed.append(job)
+        return job
+
+    def on_result(self, uri: str, result) -> None:
+        self.published.append(result)
+        self.changed.set()
+
+    async def until(self, predicate) -> None:
+        async def wait():
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+        await asyncio.wait_for(wait(), 10)
+
+
+def scheduler(documents: Documents) -> Scheduler:
+    return Scheduler(documents.snapshot, documents.analyse, documents.on_result, DaemonExecutor("test-analysis"))
+
+
+async def test_a_burst_of_changes_is_analysed_once_for_the_last_version():
+    documents = Documents()
+    analysis = scheduler(documents)
+    documents.versions["a"] = 1
+    for version in range(1, 6):
+        documents.versions["a"] = version
+        analysis.schedule("a", 0.05)
+    await documents.until(lambda: documents.published)
+    assert documents.analysed == [("a", 5)]
+    assert documents.published == [("a", 5)]
+
+
+async def test_a_result_for_an_old_version_is_not_published():
+    documents = Documents()
+    analysis = scheduler(documents)
+    documents.versions["a"] = 1
+    documents.gate.clear()  # analysis of version 1 blocks
+    analysis.schedule("a", 0)
+    assert await asyncio.to_thread(documents.entered.wait, 10)
+    documents.versions["a"] = 2
+    analysis.schedule("a", 0)
+    documents.gate.set()
+    await documents.until(lambda: ("a", 2) in documents.published)
+    assert ("a", 1) not in documents.published
+
+
+async def test_current_skips_the_debounce_and_reuses_results():
+    documents = Documents()
+    analysis = scheduler(documents)
+    documents.versions["a"] = 7
+    analysis.schedule("a", 60)  # a long debounce that `current` must not wait for
+    first, second = await asyncio.gather(analysis.current("a"), analysis.current("a"))
+    assert first == second == ("a", 7)
+    assert await analysis.current("a") == ("a", 7)
+    assert documents.analysed == [("a", 7)]
+
+
+async def test_closed_documents_are_not_analysed_or_published():
+    documents = Documents()
+    analysis = scheduler(documents)
+    documents.versions["a"] = 1
+    analysis.schedule("a", 0.05)
+    analysis.forget("a")
+    del documents.versions["a"]
+    assert await analysis.current("a") is None
+    documents.versions["b"] = 1
+    analysis.schedule("b", 0.05)
+    await documents.until(lambda: documents.published)
+    assert documents.published == [("b", 1)]

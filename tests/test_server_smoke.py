@@ -1,0 +1,198 @@
+"""Smoke runs from the editor, with a stand-in runner (tests/fixtures/fake_smoke_server.py): started on
+save, shown as progress, merged with the static diagnostics, cleared on change, run on request,
+cancelled from the progress UI, and stopped with the server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LspSpecificationWarning
+from server_helpers import MODEL, Client, open_document, recorded_capabilities, replace_text, session
+
+from numpyro_lint.diagnostic import Applicability, Diagnostic, Fix, Span
+from numpyro_lint.server.smoke import merge_findings
+
+pytestmark = pytest.mark.filterwarnings("error", category=LspSpecificationWarning)
+FAKE_SERVER = [sys.executable, str(Path(__file__).parent / "fixtures" / "fake_smoke_server.py")]
+SMOKE_ON = {"debounce-ms": 0, "select": ["NPL102", "NPL106", "NPL9"], "smoke": {"enabled": True, "warmup": 20}}
+
+
+def codes(diagnostics: list[types.Diagnostic]) -> list[str]:
+    return [str(d.code) for d in diagnostics]
+
+
+def events(log: Path) -> list[str]:
+    """What the stand-in runner did: `start`, `done`, `cancelled`, `close`."""
+    return [line.split()[0] for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+
+
+def children(log: Path) -> list[int]:
+    """The child processes the stand-in runner started."""
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    return [int(line.split()[1]) for line in lines if line.startswith("start ")]
+
+
+def save(client: Client, uri: str) -> None:
+    client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri)))
+
+
+def progress_messages(client: Client) -> list[tuple[str, str | None]]:
+    return [(value.kind, value.message) for values in client.progress_reports.values() for value in values]
+
+
+@pytest.fixture
+def runner_log(tmp_path: Path) -> Path:
+    return tmp_path / "runner.log"
+
+
+def fake_session(tmp_path: Path, runner_log: Path, options=SMOKE_ON, *args: str, editor="visual_studio_code_v1.65.2"):
+    return session(recorded_capabilities(editor), tmp_path, init_options=options, command=[*FAKE_SERVER, *args],
+                   env={**os.environ, "FAKE_RUNNER_LOG": str(runner_log)})
+
+
+async def test_save_runs_the_model_and_merges_its_findings_until_the_text_changes(tmp_path, runner_log):
+    async with fake_session(tmp_path, runner_log) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL)
+        assert codes(await client.wait_for_diagnostics(uri, version=1)) == ["NPL106", "NPL102"]
+        replace_text(client, uri, 2, MODEL)
+        assert "start" not in events(runner_log)  # changes never start a run
+        save(client, uri)
+        merged = await client.wait_for_diagnostics(uri, lambda items: "NPL901" in codes(items))
+        replace_text(client, uri, 3, MODEL + "\n")
+        after_change = await client.wait_for_diagnostics(uri, version=3)
+
+    assert codes(merged) == ["NPL901", "NPL106", "NPL102"]  # in position order
+    assert merged[0].range.start.line == MODEL.splitlines().index("def model(n, y=None):")
+    assert merged[0].data["noqa"]["edits"][0]["newText"] == "  # noqa: NPL901"
+    assert codes(after_change) == ["NPL106", "NPL102"]
+    assert progress_messages(client) == [
+        ("begin", "model.py"), ("report", "compiling"), ("report", "warmup 20/20"), ("end", "1 finding")]
+    assert events(runner_log)[-1] == "close"
+
+
+async def test_no_run_on_save_unless_smoke_is_enabled(tmp_path, runner_log):
+    async with fake_session(tmp_path, runner_log, {"debounce-ms": 0}) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL)
+        await client.wait_for_diagnostics(uri, version=1)
+        save(client, uri)
+        result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            "numpyro-lint.runSmoke", [uri]))  # on request it runs all the same
+
+    assert result == {"findings": 1}
+    assert events(runner_log) == ["start", "done", "close"]
+
+
+async def test_run_smoke_command_and_cancelling_it_from_the_progress_ui(tmp_path, runner_log):
+    async with fake_session(tmp_path, runner_log, {**SMOKE_ON, "smoke": {"enabled": False}}) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL + "# slow\n")
+        await client.wait_for_diagnostics(uri, version=1)
+        command = asyncio.ensure_future(client.workspace_execute_command_async(
+            types.ExecuteCommandParams("numpyro-lint.runSmoke", [uri])))
+        token = await client.wait_for(lambda: next(iter(client.progress_reports), None))
+        await client.wait_for(lambda: ("report", "compiling") in progress_messages(client))
+        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token))
+        result = await command
+
+    assert result == {"error": "cancelled"}
+    assert events(runner_log)[:2] == ["start", "cancelled"]
+    assert not any(_alive(pid) for pid in children(runner_log))
+
+
+async def test_a_new_save_cancels_the_run_in_flight(tmp_path, runner_log):
+    async with fake_session(tmp_path, runner_log) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL + "# slow\n")
+        await client.wait_for_diagnostics(uri, version=1)
+        save(client, uri)
+        await client.wait_for(lambda: "start" in events(runner_log))
+        replace_text(client, uri, 2, MODEL)
+        save(client, uri)
+        merged = await client.wait_for_diagnostics(uri, lambda items: "NPL901" in codes(items), version=2)
+
+    assert codes(merged) == ["NPL901", "NPL106", "NPL102"]
+    log = events(runner_log)
+    assert log.index("cancelled") < log.index("done")
+
+
+async def test_findings_of_a_stage_are_shown_while_the_run_goes_on(tmp_path, runner_log):
+    async with fake_session(tmp_path, runner_log) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL + "# partial\n# slow\n")
+        await client.wait_for_diagnostics(uri, version=1)
+        save(client, uri)
+        partial = await client.wait_for_diagnostics(uri, lambda items: "NPL903" in codes(items), version=1)
+
+    assert codes(partial) == ["NPL903", "NPL106", "NPL102"]
+    assert "done" not in events(runner_log)
+
+
+def test_a_smoke_diagnostic_replaces_the_static_one_on_the_same_span():
+    static = (Diagnostic("NPL501", "centered", Span(3, 4, 3, 9), fix=Fix("reparam", Applicability.SAFE, ())),
+              Diagnostic("NPL102", "print", Span(5, 4, 5, 9)))
+    measured = replace(static[0], message="centered; the fix removed 14 of 14 divergences")
+    smoke = (measured, Diagnostic("NPL901", "divergences", Span(1, 4, 1, 9)))
+    merged = merge_findings(static, smoke)
+    assert [(d.code, d.message) for d in merged] == [
+        ("NPL901", "divergences"), ("NPL501", "centered; the fix removed 14 of 14 divergences"), ("NPL102", "print")]
+    assert merged[1].fix is not None
+
+
+async def test_shutdown_stops_a_run_and_its_child_process(tmp_path, runner_log):
+    async with fake_session(tmp_path, runner_log) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL + "# slow\n")
+        await client.wait_for_diagnostics(uri, version=1)
+        save(client, uri)
+        await client.wait_for(lambda: "start" in events(runner_log))
+
+    assert client._server.returncode == 0
+    assert events(runner_log) == ["start", "cancelled", "close"]
+    assert not any(_alive(pid) for pid in children(runner_log))
+
+
+async def test_without_the_runner_smoke_is_unavailable_and_the_log_says_so(tmp_path, runner_log):
+    async with fake_session(tmp_path, runner_log, SMOKE_ON, "--no-runner") as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL)
+        await client.wait_for_diagnostics(uri, version=1)
+        save(client, uri)
+        result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            "numpyro-lint.runSmoke", [uri]))
+        await client.wait_for(lambda: client.messages)
+
+    assert result == {"error": "smoke runs are unavailable"}
+    assert any("smoke runs are unavailable" in m.message for m in client.log_messages)
+    assert "unavailable" in client.messages[0].message
+
+
+def _alive(pid: int) -> bool:
+    from numpyro_lint.server.lifecycle import process_alive
+
+    return process_alive(pid)
+
+
+
+@pytest.mark.slow
+@pytest.mark.smoke
+async def test_the_real_runner_from_the_editor(tmp_path: Path):
+    pytest.importorskip("jax")
+    pytest.importorskip("numpyro")
+    text = (Path(__file__).resolve().parents[1] / "examples" / "eight_schools_centered.py").read_text(encoding="utf-8")
+    options = {"debounce-ms": 0, "select": ["NPL5", "NPL9"],
+               "smoke": {"enabled": True, "chains": 1, "warmup": 30, "samples": 30}}
+    async with session(recorded_capabilities("visual_studio_code_v1.65.2"), tmp_path, init_options=options) as client:
+        uri = open_document(client, tmp_path / "eight_schools.py", text)
+        await client.wait_for_diagnostics(uri, version=1)
+        save(client, uri)
+        await client.wait_for(lambda: ("end" in [kind for kind, _ in progress_messages(client)]), timeout=600)
+        merged = list(client.diagnostics[uri])
+        replace_text(client, uri, 2, text + "\n")
+        after_change = await client.wait_for_diagnostics(uri, version=2)
+
+    end = progress_messages(client)[-1]
+    assert end[0] == "end" and end[1].endswith(("finding", "findings")), (end, client.log_messages)
+    assert codes(merged).count("NPL501") == 1  # the runner's measured NPL501 replaces the static one
+    assert codes(after_change) == ["NPL501"]
+    assert client.messages == []
