@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 _COMMON_OPTIONS = """## Options
-`[tool.numpyro-lint.smoke]`: `enabled` (editor only; `numpyro-lint smoke` needs no setting), `python`,
-`platform` (`cpu` by default, so a background check never takes GPU memory), `memory-mb`, `timeout-s`,
-`chains`, `warmup`, `samples`, `seed`."""
+`[tool.numpyro-lint.smoke]`: `enabled` (editor only; `numpyro-lint smoke` needs no setting), `python`
+(the interpreter of your project; default the linter's own), `platform` (`cpu` by default, so a
+background check never takes GPU memory; `gpu`, or `auto` for JAX's choice), `memory-mb` (default 2048),
+`timeout-s` (per stage: the prior predictive, each NUTS run; default 30), `chains`, `warmup`, `samples`
+(default 2 x 300 x 300), `seed`, `prior-recovery-threshold` (NPL907), `cache-dir` (compilation cache and
+results; default the per-user cache folder), `disk-cache` (keep results on disk too), `recycle-after`
+(start a fresh runner process after this many runs)."""
+
 
 SMOKE_DOCS: dict[str, str] = {
     "NPL900": """Smoke run skipped: no arguments found for the model.
@@ -15,8 +20,10 @@ Reports, once per model, that the smoke runner could not find arguments to call 
 
 ## Why is this bad?
 Nothing is wrong with the model; the runner just cannot run it. It looks, in order, for a directive
-comment above the `def`, for the file's own `MCMC.run`/`SVI.run`/`Predictive` calls, and for defaults
-on every parameter.
+comment above the `def` (evaluated in the module's namespace), for the file's own `MCMC.run`/
+`MCMC.warmup`/`SVI.run`/`Predictive` calls (made when the file is imported, else in its
+`if __name__ == "__main__":` block, which stops at the first such call), and for defaults on every
+parameter.
 
 ## Example
 ```python
@@ -38,9 +45,11 @@ No fix.
     "NPL901": """Divergent transitions in a short NUTS run.
 
 ## What it does
-Runs NUTS briefly (2 chains x 300 warmup x 300 samples by default) and reports divergent transitions on
-the latent sites most implicated: scale sites whose draws at divergent transitions sit in their lowest
-decile, and the centered sites they feed.
+Runs NUTS briefly (2 chains x 300 warmup x 300 samples by default, chains vectorized) and reports
+divergent transitions, with their count and fraction, on the latent sites most implicated: the scale
+site (one that other sites' scales depend on) whose draws at the divergent transitions sit lowest among
+its draws (typically in its lowest decile), and the centered sites it feeds; without such a scale, the
+scalar site whose divergent draws are most extreme; else the model's `def`.
 
 ## Why is this bad?
 Divergences mean the sampler could not follow the posterior's geometry; the draws are biased, usually
@@ -59,8 +68,10 @@ See NPL501's fix.
     "NPL902": """Non-finite values in prior draws or in the log density at initial values.
 
 ## What it does
-Draws from the prior predictive and evaluates the log density at NUTS's initial values; reports the sites
-with NaN or infinite values.
+Draws from the prior (`Predictive`, observed sites drawn too) and evaluates each site's log density, with
+the data, at the first 32 draws; reports the sites with NaN or infinite values (not those that only
+inherit them from a site already reported). Also a NUTS run that finds no initial values with a finite
+log density.
 
 ## Why is this bad?
 A NaN prior draw or log density usually means an invalid parameter (a negative scale, a probability
@@ -102,7 +113,7 @@ No fix.
     "NPL904": """Poor convergence in the smoke run: split R-hat over 1.05 or bulk ESS under 100.
 
 ## What it does
-Computes split R-hat and effective sample size per latent site from the smoke run.
+Computes rank-normalized split R-hat and bulk effective sample size per latent site from the smoke run.
 
 ## Why is this bad?
 Chains that disagree or mix slowly give unreliable estimates.
@@ -121,7 +132,9 @@ No fix.
 
 ## What it does
 Reports the exception raised while running the model, on the innermost line of the model's file in the
-traceback.
+traceback. Also a run that does not finish within `timeout-s`, that goes over `memory-mb`, that crashes
+the runner process (a segmentation fault in native code) or exits it (`os._exit`): each on the line the
+runner's last Python stack shows in the file, else on the model's `def`; the runner starts afresh.
 
 ## Why is this bad?
 The model cannot be sampled.
@@ -158,8 +171,14 @@ No fix.
     "NPL907": """NUTS could not reproduce the prior.
 
 ## What it does
-Samples the model without its data with NUTS and compares each latent site's draws with exact prior draws
-from `Predictive`.
+Samples the model without its data with NUTS (observed sites masked out of the density; the smoke
+run's size, seed and compiled sampler) and compares each continuous latent site, in NUTS's unconstrained
+space, with exact prior draws from `Predictive`. A site is not recovered when one of its 5, 10, 25, 50,
+75, 90, 95% quantiles misses the prior's by more than `prior-recovery-threshold` (default 0.25) of the
+prior's 5-95% spread and by more than twice the Monte Carlo error its bulk ESS allows; or when its bulk
+ESS is under a tenth of the draws, too autocorrelated to stand for the prior at all. Reported once, on
+the site most off (the scale that other failing sites depend on, in a funnel), with the figures. Skips
+discrete and deterministic sites, and sites whose support depends on other sites.
 
 ## Why is this bad?
 Without data the exact answer is known. A sampler that cannot reproduce it misses a region of the prior
@@ -174,6 +193,5 @@ Non-center the sites whose scale depends on the site reported.
 ## Fix safety
 No fix.
 
-## Options
-`prior-recovery-threshold` in `[tool.numpyro-lint.smoke]`.""",
+""" + _COMMON_OPTIONS,
 }
