@@ -52,13 +52,19 @@ class CenteredHierarchy(Rule):
     With much data per group the centered form can sample better; then add `# noqa: NPL501`.
 
     ## Fix safety
-    No fix: the reparameterization renames the latent variables that samples are keyed by.
+    Safe: the site is wrapped in `numpyro.handlers.reparam(config={"theta": LocScaleReparam(0)})`
+    (merged into the model's reparam config or the site's `with` when there is one). The model's
+    prior is unchanged and `samples["theta"]` still holds theta; the sampler sees an extra
+    `theta_decentered` site. A second, unsafe fix samples `theta_raw ~ Normal(0, 1)` and makes
+    `theta` a `numpyro.deterministic` of `loc + scale * theta_raw`: same prior, but the latent
+    variables the sampler and `get_samples()` know change.
 
     ## Options
     None.
     """
 
     code = "NPL501"
+    fix_safety = "safe (LocScaleReparam); unsafe (explicit non-centering)"
     summary = "a centered hierarchical prior (scale depends on another latent site)"
     VALID = [
         """

@@ -42,13 +42,17 @@ class SupportMismatch(Rule):
     ```
 
     ## Fix safety
-    No fix: which positive prior fits (half-family, LogNormal, Gamma) is the author's choice.
+    Unsafe: the prior is truncated at zero in its family where NumPyro has one (`Normal(0, s)` ->
+    `HalfNormal(s)`, `Cauchy(0, s)` -> `HalfCauchy(s)`, `TruncatedNormal(loc, s, low=0.0)`, ...).
+    That is what a positive constraint means, but the prior changes; a LogNormal or Gamma may fit
+    better, which is the author's choice.
 
     ## Options
     None. Values passed through `jnp.exp`, `softplus` or any other function are not reported.
     """
 
     code = "NPL404"
+    fix_safety = "unsafe"
     summary = "a real-line prior used where a positive value is required"
     VALID = [
         """

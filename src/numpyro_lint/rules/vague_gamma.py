@@ -40,6 +40,7 @@ class VagueGamma(Rule):
     """
 
     code = "NPL402"
+    fix_safety = "unsafe"
     summary = "a vague Gamma(ε, ε) or InverseGamma(ε, ε) prior"
     VALID = [
         """

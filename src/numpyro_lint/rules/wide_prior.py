@@ -56,6 +56,7 @@ class WidePrior(Rule):
     """
 
     code = "NPL401"
+    fix_safety = "unsafe"
     summary = "a latent site's prior is very wide (literal scale >= wide-prior-scale)"
     VALID = [
         """
