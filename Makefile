@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test venv venv-test docs bench clean
+.PHONY: demo test venv venv-test docs bench soak clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,14 @@ test: $(VENV)/.test
 docs: $(VENV)/.base
 	$(PY) scripts/generate_rule_docs.py
 
+# Speed is measured here, never asserted in tests. `make soak` runs the 10-minute server soak.
 bench: $(VENV)/.test
 	$(PY) bench/bench_check.py
+	$(PY) bench/bench_server.py
+	$(PY) bench/bench_smoke.py
+
+soak: $(VENV)/.test
+	$(PY) bench/soak_server.py --minutes 10 --files 20
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -153,6 +152,7 @@ def lint_files(files: list[Path], settings: Settings) -> tuple[list[FileReport],
     workers = min(os.cpu_count() or 1, len(files))
     if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             chunk = max(1, len(files) // (workers * 4))
