@@ -77,14 +77,14 @@ def _notebook_document(path: str, data: bytes) -> Document:
             continue
         source = cell.get("source", "")
         text = "".join(source) if isinstance(source, list) else str(source)
-        text = "\n".join(_mask_magic(cell_line) for cell_line in text.split("\n"))
+        text = "\n".join(mask_magic(cell_line) for cell_line in text.split("\n"))
         starts.append((number, line))
         parts.append(text)
         line += text.count("\n") + 1
     return Document(path, "\n".join(parts) + "\n", tuple(starts))
 
 
-def _mask_magic(line: str) -> str:
+def mask_magic(line: str) -> str:
     """IPython magics and shell escapes are not Python; keep the line (positions) but comment it out."""
     stripped = line.lstrip()
     if stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):

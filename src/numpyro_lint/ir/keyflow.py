@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Protocol
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir.imports import ImportTable
 from numpyro_lint.ir.model import Call, FunctionIR, KeyEvent, KeyUse
-from numpyro_lint.ir.models import _resolve_all
+from numpyro_lint.ir.models import resolve_function_refs
 
 MAX_PATHS = 16
 #: `jax.random` functions that do not consume their key argument (or take none).
@@ -241,7 +241,7 @@ class _ModuleFlow:
             return None
         if name not in self.by_name:
             return None
-        found = _resolve_all([name], self.functions[caller], self.functions, self.by_name, self.by_qualname)
+        found = resolve_function_refs([name], self.functions[caller], self.functions, self.by_name, self.by_qualname)
         return found[0] if len(found) == 1 and self.functions[found[0]].kind != "lambda" else None
 
 

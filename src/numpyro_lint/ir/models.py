@@ -94,7 +94,7 @@ def _outer_reparams(functions: list[FunctionIR], by_name, by_qualname) -> dict[i
         for call in function.calls:
             if call.reparam is not None:
                 wrapped = [a.function_ref for a in call.args if a.keyword in (None, "fn")][:1]
-                for target in _resolve_all(wrapped, function, functions, by_name, by_qualname):
+                for target in resolve_function_refs(wrapped, function, functions, by_name, by_qualname):
                     found.setdefault(target, set()).add(call.reparam)
     edges = calls_of(functions, by_name, by_qualname)
     changed = bool(edges)
@@ -121,11 +121,12 @@ def calls_of(functions: list[FunctionIR], by_name, by_qualname) -> list[tuple[in
             if name and "." not in name:
                 refs.append(name)
             found.extend((caller, target, call)
-                         for target in _resolve_all(refs, function, functions, by_name, by_qualname))
+                         for target in resolve_function_refs(refs, function, functions, by_name, by_qualname))
     return found
 
 
-def _resolve_all(refs, caller: FunctionIR, functions: list[FunctionIR], by_name, by_qualname) -> list[int]:
+def resolve_function_refs(refs, caller: FunctionIR, functions: list[FunctionIR], by_name, by_qualname) -> list[int]:
+    """Indices into `functions` of the functions the names `refs` refer to, seen from `caller`."""
     return [target for ref in refs if ref for target in _resolve(ref, caller, functions, by_name, by_qualname)]
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir.model import Call, FunctionIR, Plate, Site
-from numpyro_lint.ir.models import _resolve_all
+from numpyro_lint.ir.models import resolve_function_refs
 
 
 def attach_inherited_plates(functions: list[FunctionIR]) -> list[FunctionIR]:
@@ -48,7 +48,7 @@ class _FunctionIndex:
         name = call.callee.split(".", 1)[1] if call.callee.startswith(("self.", "cls.")) else call.callee
         if name in by_name:
             refs.append(name)
-        return _resolve_all(refs, caller, self.functions, by_name, by_qualname) if refs else []
+        return resolve_function_refs(refs, caller, self.functions, by_name, by_qualname) if refs else []
 
 
 def call_sites(functions: list[FunctionIR], index: _FunctionIndex | None = None,

@@ -5,7 +5,7 @@ from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, Span
 from numpyro_lint.ir.model import Argument, Call, Context, FunctionIR, ModuleIR
-from numpyro_lint.ir.models import PRIMITIVES, _resolve_all
+from numpyro_lint.ir.models import PRIMITIVES, resolve_function_refs
 from numpyro_lint.ir.plates import call_at
 from numpyro_lint.rules.base import Rule
 
@@ -172,7 +172,7 @@ def _traced_functions(module: ModuleIR) -> Iterator[tuple[int, str, Span]]:
             for argument in _function_arguments(call, slots):
                 if _wrapped_in_handler(function, argument):
                     continue
-                for target in _resolve_all([argument.function_ref], function, functions, by_name, by_qualname):
+                for target in resolve_function_refs([argument.function_ref], function, functions, by_name, by_qualname):
                     yield target, call.callee, call.span
 
 
@@ -229,7 +229,7 @@ def _called_helper(module: ModuleIR, function: FunctionIR, call: Call) -> int | 
         return None
     by_name = {name: matches}
     by_qualname = {functions[i].qualname: i for i in matches}
-    resolved = _resolve_all([name], function, functions, by_name, by_qualname)
+    resolved = resolve_function_refs([name], function, functions, by_name, by_qualname)
     return resolved[0] if len(resolved) == 1 else None
 
 

@@ -48,6 +48,9 @@ from numpyro_lint.server.snapshot import Snapshot, document_snapshot, notebook_s
 logger = logging.getLogger("numpyro_lint.server")
 
 RUN_SMOKE_COMMAND = "numpyro-lint.runSmoke"
+#: Sent when a smoke run starts, changes stage and ends: {"state": "idle" | "compiling" | "sampling",
+#: "findings"?: n}, n when a run has just finished; the VS Code extension's status bar shows it.
+RUNNER_STATE_NOTIFICATION = "numpyro-lint/runnerState"
 CLIENT_REQUEST_TIMEOUT_S = 5.0
 NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
     notebook_selector=[types.NotebookDocumentFilterWithCells(
@@ -78,7 +81,7 @@ class NumpyroLintServer(LanguageServer):
         self.executor = DaemonExecutor("numpyro-lint-analysis")
         self.scheduler: Scheduler[Analysis] = Scheduler(self.current_job, analyse, self.on_analysis, self.executor)
         self.smoke = SmokeRuns(lambda: smoke_module.load_runner_class(), LspProgress(self), self.on_smoke_result,
-                               self.show_warning)
+                               self.show_warning, workspace=self.workspace_folders, on_state=self.send_runner_state)
 
     # What the client supports ---------------------------------------------------------------------
 
@@ -153,6 +156,15 @@ class NumpyroLintServer(LanguageServer):
     def on_analysis(self, uri: str, analysis: Analysis) -> None:
         if not self.pull:
             self.publish(analysis)
+
+    def workspace_folders(self) -> list[str]:
+        """The paths of the workspace folders (the root, for a client without folders)."""
+        paths = [to_fs_path(folder.uri) for folder in self.workspace.folders.values()]
+        return [path for path in [*paths, self.workspace.root_path] if path]
+
+    def send_runner_state(self, state: str, findings: int | None) -> None:
+        params: dict[str, Any] = {"state": state} if findings is None else {"state": state, "findings": findings}
+        self.protocol.notify(RUNNER_STATE_NOTIFICATION, params)
 
     def on_smoke_result(self, uri: str) -> None:
         if self.pull:
@@ -488,6 +500,8 @@ async def run_smoke_command(ls: NumpyroLintServer, arguments: tuple[Any, ...]) -
         return {"error": "smoke runs are unavailable"}
     job = ls.current_job(target)
     assert job is not None
+    if not ls.smoke.may_run(job[1].snapshot):
+        return {"error": "only files inside the workspace are run"}
     task = ls.smoke.start(job[1].snapshot, job[1].settings)
     if task is None:
         return {"error": "smoke runs are unavailable"}

@@ -1,5 +1,7 @@
 """Smoke runs from the editor: at most one per document, started on save or on request, reported as
-work-done progress, and their findings kept for the version of the text they ran on.
+work-done progress and as the runner's state (idle, compiling, sampling), and their findings kept for
+the version of the text they ran on. Only files inside a workspace folder are run: opening a file must
+never be enough to execute it.
 
 The runner (`numpyro_lint.runner.client.SmokeRunner`) does the work in child processes; this process
 never imports JAX or NumPyro. When the runner package is missing, smoke runs are unavailable and the log
@@ -12,13 +14,16 @@ import asyncio
 import inspect
 import logging
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Protocol
+from pathlib import Path
+from typing import Any, Callable, Iterable, Literal, Protocol
 
 from numpyro_lint.config import Settings, SmokeSettings
 from numpyro_lint.diagnostic import Diagnostic
 from numpyro_lint.server.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
+
+RunnerState = Literal["idle", "compiling", "sampling"]
 
 
 def load_runner_class() -> Any | None:
@@ -54,19 +59,44 @@ class _Running:
     snapshot: Snapshot
     settings: Settings
     progress: Any
+    task: asyncio.Task[Any]
+
+
+def inside_workspace(path: str | None, folders: Iterable[str]) -> bool:
+    """Whether the file at `path` (symlinks resolved) lies in one of `folders` or below it."""
+    if path is None:
+        return False
+    resolved = Path(path).resolve()
+    return any(resolved.is_relative_to(Path(folder).resolve()) for folder in folders)
+
+
+def phase_of(message: str) -> RunnerState | None:
+    """The runner state a progress message speaks of ("warmup 20/300" is sampling), if any."""
+    lower = message.lower()
+    if "warmup" in lower or "sampl" in lower:
+        return "sampling"
+    if "compil" in lower:
+        return "compiling"
+    return None
 
 
 class SmokeRuns:
     """Runs per document URI. `on_result(uri)` is called on the loop when findings are in (partial ones
     too, when the runner reports them stage by stage); `on_failure(message)` when a run could not be
-    done (no JAX in the runner's interpreter, ...)."""
+    done (no JAX in the runner's interpreter, ...); `on_state(state, findings)` when the runner's state
+    changes, with the number of findings when a run has just finished. `workspace()` names the folders
+    whose files may be run."""
 
     def __init__(self, load_runner: Callable[[], Any | None], progress: Progress,
-                 on_result: Callable[[str], None], on_failure: Callable[[str], None]) -> None:
+                 on_result: Callable[[str], None], on_failure: Callable[[str], None], *,
+                 workspace: Callable[[], Iterable[str]],
+                 on_state: Callable[[RunnerState, int | None], None]) -> None:
         self._load_runner = load_runner
         self._progress = progress
         self._on_result = on_result
         self._on_failure = on_failure
+        self._workspace = workspace
+        self._on_state = on_state
         self._runner_class: Any | None = None
         self._runner_loaded = False
         self._runner: Any | None = None
@@ -76,6 +106,10 @@ class SmokeRuns:
         #: Runs in flight by the name the runner knows them by (the path, else the URI).
         self._running: dict[str, _Running] = {}
         self._failures_shown: set[str] = set()
+        self._outside_logged: set[str] = set()
+        #: The state of each run in flight, the one that changed last at the end.
+        self._states: dict[asyncio.Task[Any], RunnerState] = {}
+        self._shown_state: RunnerState = "idle"
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -100,7 +134,7 @@ class SmokeRuns:
               progress_token: Any = None) -> asyncio.Task[tuple[Diagnostic, ...] | None] | None:
         """Run the document as `snapshot` has it, cancelling its previous run; None when unavailable.
         The task's result is the findings, or None when the run failed (the log says why)."""
-        if not self.available:
+        if not self.available or not self.may_run(snapshot):
             return None
         self._loop = asyncio.get_running_loop()
         self.cancel(snapshot.uri)
@@ -108,6 +142,15 @@ class SmokeRuns:
         self._tasks[snapshot.uri] = task
         task.add_done_callback(lambda done: self._forget_task(snapshot.uri, done))
         return task
+
+    def may_run(self, snapshot: Snapshot) -> bool:
+        """Whether the document is a file inside the workspace (the log says once when it is not)."""
+        if inside_workspace(snapshot.path, self._workspace()):
+            return True
+        if snapshot.uri not in self._outside_logged:
+            self._outside_logged.add(snapshot.uri)
+            logger.info("no smoke runs for %s: only files inside the workspace are run", snapshot.uri)
+        return False
 
     def _forget_task(self, uri: str, task: asyncio.Task[Any]) -> None:
         if self._tasks.get(uri) is task:
@@ -153,12 +196,15 @@ class SmokeRuns:
         task = asyncio.current_task()
         assert task is not None
         handle = await self._progress.begin("numpyro-lint smoke run", _short(where), task.cancel, token)
-        self._running[where] = _Running(snapshot, settings, handle)
+        self._running[where] = _Running(snapshot, settings, handle, task)
+        self._set_state(task, "compiling")  # starting the runner and tracing the model, as the client sees it
         message = "cancelled"
+        findings = None
         try:
             found = await self._runner_for(settings.smoke).run(where, snapshot.text, settings)
             diagnostics = self._keep(snapshot.uri, self._running[where], found)
-            message = f"{len(diagnostics)} finding{'s' if len(diagnostics) != 1 else ''}"
+            findings = len(diagnostics)
+            message = f"{findings} finding{'s' if findings != 1 else ''}"
             logger.info("smoke run of %s: %s", where, message)
             return diagnostics
         except asyncio.CancelledError:
@@ -176,6 +222,7 @@ class SmokeRuns:
             if self._running.get(where) is not None and self._running[where].snapshot is snapshot:
                 del self._running[where]
             self._progress.end(handle, message)
+            self._end_state(task, findings)
 
     def _keep(self, uri: str, running: _Running, found: list[Diagnostic]) -> tuple[Diagnostic, ...]:
         snapshot, settings = running.snapshot, running.settings
@@ -214,6 +261,22 @@ class SmokeRuns:
         running = self._running.get(document)
         if running is not None:
             self._progress.report(running.progress, message)
+            phase = phase_of(message)
+            if phase is not None:
+                self._set_state(running.task, phase)
+
+    def _set_state(self, task: asyncio.Task[Any], state: RunnerState) -> None:
+        self._states.pop(task, None)
+        self._states[task] = state
+        if state != self._shown_state:
+            self._shown_state = state
+            self._on_state(state, None)
+
+    def _end_state(self, task: asyncio.Task[Any], findings: int | None) -> None:
+        """A run ended: the state of the other runs still in flight, else idle; with its findings."""
+        self._states.pop(task, None)
+        self._shown_state = next(reversed(self._states.values()), "idle")
+        self._on_state(self._shown_state, findings)
 
     def _partial(self, document: str, diagnostics: list[Diagnostic]) -> None:
         """Findings of the stages done so far (the prior predictive check comes before NUTS)."""

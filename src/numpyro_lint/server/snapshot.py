@@ -65,7 +65,7 @@ def notebook_snapshot(uri: str, version: int, path: str | None,
                       cells: list[tuple[str, int | None, str]]) -> Snapshot:
     """Join code cells given as (cell uri, cell version, cell text); IPython magics are commented out
     in place, as `check` does for `.ipynb` files, so columns stay where the editor has them."""
-    from numpyro_lint.files import _mask_magic as mask_magic  # one definition of what a magic is
+    from numpyro_lint.files import mask_magic  # one definition of what a magic is
 
     parts: list[Part] = []
     texts: list[str] = []
