@@ -1,9 +1,11 @@
 """Benchmark `numpyro-lint check` against Fixit (also LibCST-based) and ruff on the same files.
 
-    python bench/bench_check.py [--runs N] [FOLDER]
+    python bench/bench_check.py [--runs N] [--baseline REV] [FOLDER]
 
 Peers are installed into their own virtual environment (bench/.venv-peers), never beside ours: Fixit pins
-an older pygls. Prints lines/s for each tool and the ratios, all from one run.
+an older pygls. Prints lines/s for each tool and the ratios, all from one run. `--baseline REV` also
+times `check` as the source tree of git revision REV had it (an earlier issue's figure, same corpus, same
+run); the rules and flags are whatever REV had.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +29,15 @@ def ensure_peers() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
         subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", *PEER_PACKAGES], check=True)
     return bin_dir
+
+
+def baseline_command(revision: str, folder: Path, into: Path) -> list[str]:
+    """`check` as run by the package of `revision`, extracted from git into `into`."""
+    archive = subprocess.run(["git", "archive", revision, "src"], cwd=HERE.parent, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    launcher = f"import sys; sys.path.insert(0, {str(into / 'src')!r}); from numpyro_lint.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", launcher, "check", "--isolated", "--exit-zero", str(folder)]
 
 
 def count_lines(folder: Path) -> tuple[int, int]:
@@ -61,6 +73,7 @@ def main() -> int:
     parser.add_argument("folder", nargs="?", type=Path, default=HERE / "corpus")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--peer-runs", type=int, default=3)
+    parser.add_argument("--baseline", help="also time `check` at this git revision")
     args = parser.parse_args()
     folder = args.folder.resolve()
     n_files, n_lines = count_lines(folder)
@@ -74,6 +87,10 @@ def main() -> int:
             [str(peers / "ruff"), "check", "--select", "ALL", "--no-cache", "--isolated", "--exit-zero", str(folder)],
             args.runs, folder),
     }
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as tree:
+            command = baseline_command(args.baseline, folder, Path(tree))
+            results[f"numpyro-lint check @ {args.baseline}"] = time_command(command, args.runs, folder)
     print(f"corpus: {folder} ({n_files} files, {n_lines} lines)\n")
     print(f"{'tool':36} {'seconds':>9} {'lines/s':>10}")
     for tool, seconds in results.items():
@@ -82,6 +99,9 @@ def main() -> int:
     print()
     print(f"numpyro-lint check vs fixit lint: {results['fixit lint'] / check:.1f}x faster (goal >= 5x)")
     print(f"numpyro-lint check vs ruff:       {check / results['ruff check --select ALL']:.1f}x slower")
+    if args.baseline:
+        baseline = results[f"numpyro-lint check @ {args.baseline}"]
+        print(f"numpyro-lint check vs itself at {args.baseline}: {check / baseline:.2f}x the time")
     return 0
 
 

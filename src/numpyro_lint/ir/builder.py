@@ -12,6 +12,7 @@ import itertools
 import re
 import warnings
 from dataclasses import replace
+from typing import Callable
 
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir import distributions
@@ -113,6 +114,7 @@ def _noqa_lines(source: SourceText) -> tuple[tuple[int, frozenset[str] | None], 
 class _ModuleBuilder:
     def __init__(self, source: SourceText, path: str | None, noqa) -> None:
         self.source = source
+        self._ascii = source.text.isascii()
         self.path = path
         self.noqa = noqa
         self.imports = ImportTable()
@@ -170,9 +172,11 @@ class _ModuleBuilder:
     # Helpers shared by function builders.
 
     def span(self, node: ast.AST) -> Span:
-        source = self.source
         line = node.lineno  # type: ignore[attr-defined]
         end_line = node.end_lineno or line  # type: ignore[attr-defined]
+        if self._ascii:  # byte columns are code-point columns (most files: the hot path)
+            return Span(line, node.col_offset, end_line, node.end_col_offset or 0)  # type: ignore[attr-defined]
+        source = self.source
         return Span(
             line,
             source.col_from_utf8(line, node.col_offset),  # type: ignore[attr-defined]
@@ -317,9 +321,9 @@ class _FunctionBuilder:
 
     def statement(self, node: ast.stmt, context: Context) -> None:
         self.current_statement = node
-        handler = getattr(self, f"_stmt_{type(node).__name__}", None)
+        handler = _STMT_HANDLERS.get(type(node))
         if handler is not None:
-            handler(node, context)
+            handler(self, node, context)
             return
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
@@ -637,9 +641,9 @@ class _FunctionBuilder:
     # Expressions: each returns the Deps of its value and records what it finds.
 
     def expr(self, node: ast.expr, context: Context) -> Deps:
-        handler = getattr(self, f"_expr_{type(node).__name__}", None)
+        handler = _EXPR_HANDLERS.get(type(node))
         if handler is not None:
-            return handler(node, context)
+            return handler(self, node, context)
         deps = NO_DEPS
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
@@ -960,6 +964,16 @@ class _FunctionBuilder:
     @_last_if_id.setter
     def _last_if_id(self, value: int) -> None:
         self.__dict__["_last_if"] = value
+
+
+def _handlers(prefix: str) -> dict[type, Callable]:
+    """`_FunctionBuilder`'s `<prefix><NodeType>` methods by node type (dispatch without a getattr)."""
+    return {getattr(ast, name[len(prefix):]): method for name, method in vars(_FunctionBuilder).items()
+            if name.startswith(prefix) and hasattr(ast, name[len(prefix):])}
+
+
+_EXPR_HANDLERS = _handlers("_expr_")
+_STMT_HANDLERS = _handlers("_stmt_")
 
 
 def _distribution_deps(distribution: Distribution | None) -> Deps:
