@@ -125,3 +125,18 @@ def test_dangling_symlink_is_reported_not_fatal(tmp_path):
     assert_no_traceback(result)
     assert "good.py:6:5: NPL102" in result.stdout.decode()
     assert "gone.py" in result.stdout.decode()
+
+
+def test_thousands_of_fixable_findings_get_fixes_for_the_first_200_and_fix_applies_them_all(tmp_path):
+    updates = "\n".join(f"    x[{i}] = numpyro.sample('a{i}', dist.Normal(0, 1))" for i in range(300))
+    text = ("import jax.numpy as jnp\nimport numpyro\nimport numpyro.distributions as dist\n\n"
+            f"def model():\n    x = jnp.zeros(300)\n{updates}\n    return x\n")
+    diagnostics = [d for d in lint_text(text).diagnostics if d.code == "NPL106"]
+    assert len(diagnostics) == 300
+    assert sum(d.fix is not None for d in diagnostics) == 200
+    assert all(d.alternatives for d in diagnostics)  # "disable for this line" for every one
+
+    (tmp_path / "many.py").write_text(text)
+    result = run_cli("fix", "--isolated", "many.py", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert "x[" not in (tmp_path / "many.py").read_text().replace("x = x.at[", "")

@@ -4,7 +4,9 @@ A fixer is `fix(diagnostic, module, settings) -> Fix | None`, registered by code
 may also return several fixes, the primary first (`Diagnostic.fix`), the others offered as
 alternatives ahead of "disable for this line", which always comes last. Fixes are computed with the
 diagnostic (they travel in JSON output and in the LSP diagnostic's `data`), so applying one never
-re-analyses anything.
+re-analyses anything. A file gets fixes for its first `MAX_FIXED_DIAGNOSTICS` fixable diagnostics only:
+each costs milliseconds of LibCST work, and a generated file with thousands of findings must not make
+every keystroke cost a minute (`fix` applies the rest in its next rounds).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from numpyro_lint.fixes.noqa import disable_for_line
 from numpyro_lint.ir.model import ModuleIR
 
 Fixer = Callable[[Diagnostic, ModuleIR, Settings], Union[Fix, Sequence[Fix], None]]
+MAX_FIXED_DIAGNOSTICS = 200
 
 
 def offer_each(*fixers: Fixer) -> Fixer:
@@ -47,9 +50,11 @@ FIXERS: dict[str, Fixer] = {
 
 def attach_fixes(diagnostics: list[Diagnostic], module: ModuleIR, settings: Settings) -> list[Diagnostic]:
     result = []
+    budget = MAX_FIXED_DIAGNOSTICS
     for diagnostic in diagnostics:
-        fixer = FIXERS.get(diagnostic.code)
+        fixer = FIXERS.get(diagnostic.code) if budget else None
         offered = _run(fixer, diagnostic, module, settings) if fixer is not None else ()
+        budget -= fixer is not None
         noqa = (disable_for_line(diagnostic, module.source),) if diagnostic.code != "NPL000" else ()
         primary = offered[0] if offered else None
         result.append(replace(diagnostic, fix=primary, alternatives=(*offered[1:], *noqa)))
