@@ -18,6 +18,7 @@ from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 SERVER_COMMAND = [sys.executable, "-m", "numpyro_lint", "server"]
 CLIENTS = Path(__file__).parent / "fixtures" / "lsp-clients"
+RUNNER_STATE = "numpyro-lint/runnerState"
 RECORDED_CLIENTS = ["visual_studio_code_v1.65.2", "neovim_v0.11.0", "neovim_v0.12.0-dev"]
 TIMEOUT_S = 20.0
 
@@ -51,16 +52,32 @@ def pull_capabilities() -> types.ClientCapabilities:
 
 
 class Client(LanguageClient):
-    """Records every publishDiagnostics (with its version) and wakes `wait_for` on each notification."""
+    """Records every publishDiagnostics (with its version) and runnerState, and wakes `wait_for` on each
+    notification."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.publications: list[types.PublishDiagnosticsParams] = []
         self.applied_edits: list[types.ApplyWorkspaceEditParams] = []
         self.registrations: list[types.Registration] = []
+        #: The params of every `numpyro-lint/runnerState`, as plain dicts.
+        self.runner_states: list[dict[str, Any]] = []
         self.initialize_result: types.InitializeResult | None = None
         self.refreshes = 0
+        #: What the server wrote to stderr, line by line (also passed on to the test's stderr).
+        self.stderr_lines: list[str] = []
         self._arrived = asyncio.Event()
+
+    async def start_io(self, cmd: str, *args: Any, **kwargs: Any) -> None:
+        await super().start_io(cmd, *args, **kwargs)
+        if self._stderr_forwarder is not None:  # pytest-lsp's forwarder only passes stderr on
+            self._stderr_forwarder.cancel()
+            self._stderr_forwarder = asyncio.create_task(self._record_stderr())
+
+    async def _record_stderr(self) -> None:
+        while line := await self._server.stderr.readline():
+            self.stderr_lines.append(line.decode("utf-8", "replace"))
+            sys.stderr.write(self.stderr_lines[-1])
 
     def wake(self) -> None:
         arrived, self._arrived = self._arrived, asyncio.Event()
@@ -104,6 +121,11 @@ def _publish(ls: Client, params: types.PublishDiagnosticsParams) -> None:
     ls.wake()
 
 
+def _runner_state(ls: Client, params: Any) -> None:
+    ls.runner_states.append(params._asdict())  # pygls hands the params of a custom method as a namedtuple
+    ls.wake()
+
+
 def _wrap(method: str) -> Callable[..., Any]:
     default = DEFAULT_CLIENT_FEATURES[method]
 
@@ -134,6 +156,7 @@ def make_client() -> Client:
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = _publish
     features[types.WORKSPACE_APPLY_EDIT] = _apply_edit
     features[types.CLIENT_REGISTER_CAPABILITY] = _register
+    features[RUNNER_STATE] = _runner_state
     register_lsp_features(client, features)
     return client
 

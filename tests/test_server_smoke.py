@@ -1,6 +1,7 @@
 """Smoke runs from the editor, with a stand-in runner (tests/fixtures/fake_smoke_server.py): started on
-save, shown as progress, merged with the static diagnostics, cleared on change, run on request,
-cancelled from the progress UI, and stopped with the server."""
+save, shown as progress and as the runner's state, merged with the static diagnostics, cleared on change,
+run on request, cancelled from the progress UI, stopped with the server, and never run on a file outside
+the workspace."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def codes(diagnostics: list[types.Diagnostic]) -> list[str]:
 
 
 def events(log: Path) -> list[str]:
-    """What the stand-in runner did: `start`, `done`, `cancelled`, `close`."""
+    """What the stand-in runner did: `start`, `done`, `cancelled`, `failed`, `close`."""
     return [line.split()[0] for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
 
 
@@ -165,6 +166,67 @@ async def test_without_the_runner_smoke_is_unavailable_and_the_log_says_so(tmp_p
     assert result == {"error": "smoke runs are unavailable"}
     assert any("smoke runs are unavailable" in m.message for m in client.log_messages)
     assert "unavailable" in client.messages[0].message
+
+
+async def states_until_idle(client: Client, since: int) -> list[dict]:
+    """The runner states sent after the first `since`, once the last of them is idle."""
+    def ended() -> list[dict] | None:
+        states = client.runner_states[since:]
+        return states if states and states[-1]["state"] == "idle" else None
+    return await client.wait_for(ended)
+
+
+async def test_the_runner_state_follows_each_run_to_its_findings_or_back_to_idle(tmp_path, runner_log):
+    async with fake_session(tmp_path, runner_log) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL)
+        await client.wait_for_diagnostics(uri, version=1)
+        save(client, uri)
+        finished = await states_until_idle(client, 0)
+
+        replace_text(client, uri, 2, MODEL + "# slow\n")
+        save(client, uri)
+        since = len(client.runner_states)
+        await client.wait_for(lambda: {"state": "sampling"} in client.runner_states[since:])
+        token = next(reversed(client.progress_reports))
+        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token))
+        cancelled = await states_until_idle(client, since)
+
+        replace_text(client, uri, 3, MODEL + "# fails\n")
+        save(client, uri)
+        failed = await states_until_idle(client, len(client.runner_states))
+
+    assert finished == [{"state": "compiling"}, {"state": "sampling"}, {"state": "idle", "findings": 1}]
+    assert cancelled == [{"state": "compiling"}, {"state": "sampling"}, {"state": "idle"}]
+    assert failed == [{"state": "compiling"}, {"state": "sampling"}, {"state": "idle"}]
+    assert "failed" in client.messages[0].message
+
+
+async def run_smoke(client: Client, uri: str) -> dict:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams("numpyro-lint.runSmoke", [uri]))
+
+
+async def test_only_files_inside_the_workspace_are_run(tmp_path, runner_log):
+    workspace, elsewhere = tmp_path / "workspace", tmp_path / "elsewhere"
+    (workspace / "models").mkdir(parents=True)
+    elsewhere.mkdir()
+    (workspace / "linked.py").symlink_to(elsewhere / "model.py")
+    untitled = "untitled:Untitled-1"
+    async with fake_session(workspace, runner_log) as client:
+        outside = open_document(client, elsewhere / "model.py", MODEL)
+        linked = open_document(client, workspace / "linked.py", MODEL)
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=untitled, language_id="python", version=1, text=MODEL)))
+        for uri in (outside, linked, untitled):
+            save(client, uri)
+            save(client, uri)
+        refused = [await run_smoke(client, uri) for uri in (outside, linked, untitled)]
+        ran = await run_smoke(client, open_document(client, workspace / "models" / "model.py", MODEL))
+
+    assert refused == [{"error": "only files inside the workspace are run"}] * 3
+    assert ran == {"findings": 1}
+    assert events(runner_log) == ["start", "done", "close"]
+    for uri in (outside, linked, untitled):  # said once, not on every save
+        assert sum(uri in m.message and "inside the workspace" in m.message for m in client.log_messages) == 1
 
 
 def _alive(pid: int) -> bool:
