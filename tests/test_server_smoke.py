@@ -21,7 +21,9 @@ from numpyro_lint.server.smoke import merge_findings
 
 pytestmark = pytest.mark.filterwarnings("error", category=LspSpecificationWarning)
 FAKE_SERVER = [sys.executable, str(Path(__file__).parent / "fixtures" / "fake_smoke_server.py")]
-SMOKE_ON = {"debounce-ms": 0, "select": ["NPL102", "NPL106", "NPL9"], "smoke": {"enabled": True, "warmup": 20}}
+#: Runs on save only: the run on open has its own test.
+SMOKE_ON = {"debounce-ms": 0, "select": ["NPL102", "NPL106", "NPL9"],
+            "smoke": {"enabled": True, "on-open": False, "warmup": 20}}
 
 
 def codes(diagnostics: list[types.Diagnostic]) -> list[str]:
@@ -75,6 +77,25 @@ async def test_save_runs_the_model_and_merges_its_findings_until_the_text_change
     assert progress_messages(client) == [
         ("begin", "model.py"), ("report", "compiling"), ("report", "warmup 20/20"), ("end", "1 finding")]
     assert events(runner_log)[-1] == "close"
+
+
+async def test_the_document_opened_last_runs_at_once_and_a_save_of_that_version_adopts_the_run(
+        tmp_path, runner_log):
+    options = {**SMOKE_ON, "smoke": {"enabled": True, "warmup": 20}}
+    async with fake_session(tmp_path, runner_log, options) as client:
+        first = open_document(client, tmp_path / "first.py", MODEL + "# slow\n")
+        await client.wait_for(lambda: events(runner_log) == ["start"])
+        save(client, first)  # the same version: adopts the run started on open
+        second = open_document(client, tmp_path / "second.py", MODEL + "# slow\n")
+        await client.wait_for(lambda: events(runner_log).count("start") == 2)
+        third = open_document(client, tmp_path / "third.py", MODEL)  # cancels the second's run only
+        merged = await client.wait_for_diagnostics(third, lambda items: "NPL901" in codes(items), version=1)
+        await client.wait_for(lambda: "cancelled" in events(runner_log))
+        running = events(runner_log)
+
+    assert codes(merged) == ["NPL901", "NPL106", "NPL102"]
+    assert sorted(running) == ["cancelled", "done", "start", "start", "start"]
+    assert events(runner_log)[len(running):] == ["cancelled", "close"]  # the first, adopted, ran on
 
 
 async def test_no_run_on_save_unless_smoke_is_enabled(tmp_path, runner_log):

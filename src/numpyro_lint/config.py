@@ -28,6 +28,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class SmokeSettings:
     enabled: bool = False
+    #: Also run a document when it is opened (the model compiles before the first save).
+    on_open: bool = True
     python: str | None = None
     platform: str = "cpu"
     memory_mb: int = 2048
@@ -99,6 +101,7 @@ _TOP_LEVEL_KEYS: dict[str, tuple[str, str]] = {
 }
 _SMOKE_KEYS: dict[str, tuple[str, str]] = {
     "enabled": ("enabled", "bool"),
+    "on-open": ("on_open", "bool"),
     "python": ("python", "str"),
     "platform": ("platform", "str"),
     "memory-mb": ("memory_mb", "int"),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 _COMMON_OPTIONS = """## Options
-`[tool.numpyro-lint.smoke]`: `enabled` (editor only; `numpyro-lint smoke` needs no setting), `python`
+`[tool.numpyro-lint.smoke]`: `enabled` (editor only; `numpyro-lint smoke` needs no setting), `on-open`
+(editor: also run the document opened last, so the model compiles before the first save; default true), `python`
 (the interpreter of your project; default the linter's own), `platform` (`cpu` by default, so a
 background check never takes GPU memory; `gpu`, or `auto` for JAX's choice), `memory-mb` (default 2048),
 `timeout-s` (per stage: the prior predictive, each NUTS run; default 30), `chains`, `warmup`, `samples`

@@ -416,8 +416,8 @@ def opened(ls: NumpyroLintServer, uri: str) -> None:
     ls.check_pyproject()
     ls.schedule(uri, now=True)
     job = ls.current_job(uri)
-    if job is not None and job[1].settings.smoke.enabled:
-        ls.smoke.warm_up(job[1].settings)
+    if job is not None and job[1].settings.smoke.enabled and job[1].settings.smoke.on_open:
+        ls.smoke.start(job[1].snapshot, job[1].settings, on_open=True)
 
 
 def saved(ls: NumpyroLintServer, uri: str) -> None:

@@ -102,6 +102,10 @@ class SmokeRuns:
         self._runner: Any | None = None
         self._runner_settings: SmokeSettings | None = None
         self._tasks: dict[str, asyncio.Task[tuple[Diagnostic, ...] | None]] = {}
+        #: What each task runs: (document version, text, settings), to adopt a run of the same inputs.
+        self._inputs: dict[asyncio.Task[Any], tuple[int, str, Settings]] = {}
+        #: The run started on opening a document, until a save adopts it.
+        self._open_runs: set[asyncio.Task[Any]] = set()
         self._results: dict[str, SmokeResult] = {}
         #: Runs in flight by the name the runner knows them by (the path, else the URI).
         self._running: dict[str, _Running] = {}
@@ -119,27 +123,31 @@ class SmokeRuns:
             self._runner_class = self._load_runner()
         return self._runner_class is not None
 
-    def warm_up(self, settings: Settings) -> None:
-        """Start the runner's process now (it imports JAX meanwhile), so that the first save is fast."""
-        if not self.available:
-            return
-        self._loop = asyncio.get_running_loop()
-        runner = self._runner_for(settings.smoke)
-        try:
-            getattr(runner, "warm_up", lambda: None)()
-        except Exception as error:
-            logger.warning("the smoke runner did not start: %s", error)
-
-    def start(self, snapshot: Snapshot, settings: Settings,
-              progress_token: Any = None) -> asyncio.Task[tuple[Diagnostic, ...] | None] | None:
+    def start(self, snapshot: Snapshot, settings: Settings, progress_token: Any = None, *,
+              on_open: bool = False) -> asyncio.Task[tuple[Diagnostic, ...] | None] | None:
         """Run the document as `snapshot` has it, cancelling its previous run; None when unavailable.
-        The task's result is the findings, or None when the run failed (the log says why)."""
+        The task's result is the findings, or None when the run failed (the log says why).
+
+        A run started when a document opens (`on_open`) gets the model compiled before the first save:
+        a save of the same version adopts it instead of starting over, and opening another document
+        cancels it unless a save adopted it (only the document opened last is run unasked)."""
         if not self.available or not self.may_run(snapshot):
             return None
         self._loop = asyncio.get_running_loop()
+        inputs = (snapshot.version, snapshot.text, settings)
+        current = self._tasks.get(snapshot.uri)
+        if current is not None and not current.done() and self._inputs.get(current) == inputs:
+            self._open_runs.discard(current)
+            return current
+        if on_open:
+            for task in self._open_runs:
+                task.cancel()
         self.cancel(snapshot.uri)
         task = asyncio.create_task(self._run(snapshot, settings, progress_token), name=f"smoke {snapshot.uri}")
         self._tasks[snapshot.uri] = task
+        self._inputs[task] = inputs
+        if on_open:
+            self._open_runs = {task}
         task.add_done_callback(lambda done: self._forget_task(snapshot.uri, done))
         return task
 
@@ -153,6 +161,8 @@ class SmokeRuns:
         return False
 
     def _forget_task(self, uri: str, task: asyncio.Task[Any]) -> None:
+        self._inputs.pop(task, None)
+        self._open_runs.discard(task)
         if self._tasks.get(uri) is task:
             del self._tasks[uri]
 
