@@ -34,6 +34,10 @@ GOALS = {"p50 200": 0.040, "p50 1000": 0.150, "rss": 150.0, "initialize": 0.6}
 CAPABILITIES = {"general": {"positionEncodings": ["utf-16"]}, "window": {"workDoneProgress": True}}
 
 
+class ResponseError(Exception):
+    """The server answered a request with an error."""
+
+
 class Server:
     """A language server over stdio, with every notification timestamped on arrival."""
 
@@ -46,10 +50,9 @@ class Server:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, command: list[str] = SERVER) -> Server:
+    async def start(cls, command: list[str] = SERVER, stderr: int = asyncio.subprocess.DEVNULL) -> Server:
         process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL)
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr)
         return cls(process)
 
     def _send(self, message: dict[str, Any]) -> None:
@@ -59,11 +62,15 @@ class Server:
     def notify(self, method: str, params: Any) -> None:
         self._send({"method": method, "params": params})
 
-    async def request(self, method: str, params: Any) -> Any:
+    def send_request(self, method: str, params: Any) -> asyncio.Future[Any]:
+        """Send a request now; the future holds its result (or ResponseError) once the answer arrives."""
         self._ids += 1
         future = self.pending[self._ids] = asyncio.get_running_loop().create_future()
         self._send({"id": self._ids, "method": method, "params": params})
-        return await asyncio.wait_for(future, 60)
+        return future
+
+    async def request(self, method: str, params: Any) -> Any:
+        return await asyncio.wait_for(self.send_request(method, params), 60)
 
     async def _read(self) -> None:
         stdout = self.process.stdout
@@ -79,11 +86,24 @@ class Server:
             if "method" in message and "id" in message:  # a request from the server: accept it
                 self._send({"id": message["id"], "result": None})
             elif "id" in message and message["id"] in self.pending:
-                self.pending.pop(message["id"]).set_result(message.get("result"))
-            elif message.get("method") == "textDocument/publishDiagnostics":
-                self.published.append((now, message["params"]))
-                arrived, self.arrived = self.arrived, asyncio.Event()
-                arrived.set()
+                future = self.pending.pop(message["id"])
+                if future.done():  # the caller gave up waiting
+                    continue
+                if "error" in message:
+                    future.set_exception(ResponseError(message["error"]))
+                else:
+                    future.set_result(message.get("result"))
+            elif "method" in message:
+                self.on_notification(now, message["method"], message.get("params"))
+
+    def on_notification(self, now: float, method: str, params: Any) -> None:
+        if method == "textDocument/publishDiagnostics":
+            self.published.append((now, params))
+            self.wake()
+
+    def wake(self) -> None:
+        arrived, self.arrived = self.arrived, asyncio.Event()
+        arrived.set()
 
     async def published_for(self, uri: str, version: int) -> float:
         """When diagnostics for this version of `uri` arrived."""
@@ -95,8 +115,9 @@ class Server:
                 await self.arrived.wait()
         return await asyncio.wait_for(wait(), 60)
 
-    async def initialize(self, root: Path, options: dict[str, Any]) -> None:
-        await self.request("initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": CAPABILITIES,
+    async def initialize(self, root: Path, options: dict[str, Any],
+                         capabilities: dict[str, Any] = CAPABILITIES) -> None:
+        await self.request("initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": capabilities,
                                           "initializationOptions": options})
         self.notify("initialized", {})
 
@@ -111,16 +132,26 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return proc_status_mb(self.process.pid, "VmRSS")
 
     async def stop(self) -> None:
         await self.request("shutdown", None)
         self.notify("exit", None)
         await asyncio.wait_for(self.process.wait(), 30)
         self._reader.cancel()
+
+
+def proc_status_mb(pid: int, field: str) -> float:
+    """A memory figure of process `pid` from /proc/PID/status (VmRSS, VmHWM: peak RSS), in MB; nan when
+    the process is gone or the figure unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 # Files ----------------------------------------------------------------------------------------------

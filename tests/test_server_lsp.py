@@ -294,11 +294,16 @@ async def test_rapid_edits_publish_only_the_latest_version(tmp_path: Path):
     assert [p.version for p in client.publications[before:]] == [6]
 
 
-async def test_incremental_edit_after_an_emoji(tmp_path: Path):
+#: A form feed and a U+2028 above the model: line breaks to str.splitlines, not to LSP or the editor.
+PAGED_MODEL = MODEL.replace("import numpyro\n", "import numpyro  # \x0c page \u2028 break\n")
+
+
+@pytest.mark.parametrize("text", [MODEL, PAGED_MODEL], ids=["plain", "form-feed-above"])
+async def test_incremental_edit_after_an_emoji(text: str, tmp_path: Path):
     async with session(recorded_capabilities("visual_studio_code_v1.65.2"), tmp_path, init_options=FAST) as client:
-        uri = open_document(client, tmp_path / "model.py", MODEL)
+        uri = open_document(client, tmp_path / "model.py", text)
         await client.wait_for_diagnostics(uri, version=1)
-        line = MODEL.splitlines()[7]
+        line = text.split("\n")[7]
         at = types.Position(7, units(line[:line.index("x[0]")], "utf-16"))
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             types.VersionedTextDocumentIdentifier(uri=uri, version=2),
@@ -306,7 +311,7 @@ async def test_incremental_edit_after_an_emoji(tmp_path: Path):
         after = await client.wait_for_diagnostics(uri, version=2)
 
     assert after[0].code == "NPL106"
-    assert after[0].range.start.character == at.character + len("y = 0; ")
+    assert after[0].range.start == types.Position(7, at.character + len("y = 0; "))
 
 
 async def test_pull_diagnostics_when_the_client_supports_them_and_no_push(tmp_path: Path):

@@ -7,6 +7,7 @@
     settings.py   pyproject.toml + editor settings
     smoke.py      smoke runs on save and on request
     lifecycle.py  stdio, threads, logging, the editor process
+    workspace.py  the editor's documents, in lines as LSP counts them
 
 Diagnostics are pushed (`textDocument/publishDiagnostics`), or pulled (`textDocument/diagnostic`) when
 the client supports pulling and `workspace/diagnostic/refresh` (without refresh a client would never
@@ -44,6 +45,7 @@ from numpyro_lint.server.scheduler import Scheduler
 from numpyro_lint.server.settings import SECTION, SettingsResolver, editor_table
 from numpyro_lint.server.smoke import SmokeRuns, merge_findings
 from numpyro_lint.server.snapshot import Snapshot, document_snapshot, notebook_snapshot
+from numpyro_lint.server.workspace import LspWorkspace
 
 logger = logging.getLogger("numpyro_lint.server")
 
@@ -304,6 +306,7 @@ def create_server() -> NumpyroLintServer:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: NumpyroLintServer, params: types.InitializeParams) -> None:
+        ls.workspace.__class__ = LspWorkspace  # pygls has just made it, empty: keep documents in LSP's lines
         root = ls.workspace.root_path or next((to_fs_path(f.uri) for f in ls.workspace.folders.values()), None)
         ls.resolver = SettingsResolver(Path(root) if root else None, ls.show_warning)
         ls._initial_settings = editor_table(params.initialization_options)
