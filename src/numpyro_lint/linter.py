@@ -30,7 +30,7 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
         if not settings.is_enabled(rule.code, path):
             continue
         diagnostics.extend(rule.check(module, settings))
-    diagnostics = [d for d in diagnostics if not _suppressed(d, module)]
+    diagnostics = [d for d in diagnostics if not is_suppressed(d, module)]
     diagnostics.sort(key=lambda d: (d.span.line, d.span.col, d.code))
     diagnostics = _deduplicate(diagnostics)
     if with_fixes:
@@ -38,7 +38,7 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
     return LintResult(module, tuple(diagnostics))
 
 
-def _suppressed(diagnostic: Diagnostic, module: ModuleIR) -> bool:
+def is_suppressed(diagnostic: Diagnostic, module: ModuleIR) -> bool:
     if diagnostic.code == "NPL000":
         return False
     for line, codes in module.noqa:

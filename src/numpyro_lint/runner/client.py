@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 from numpyro_lint.config import Settings, SmokeSettings
 from numpyro_lint.diagnostic import Diagnostic
-from numpyro_lint.linter import _suppressed, lint_text
+from numpyro_lint.linter import is_suppressed, lint_text
 from numpyro_lint.runner.cache import ResultCache
 from numpyro_lint.runner.placement import place
 from numpyro_lint.runner.process import ChildProcess, ProcessSettings, crash_signal, user_frames
@@ -136,7 +136,8 @@ class SmokeRunner:
 
         Raises RunnerUnavailable when the runner cannot start; ValueError when `models` names no model.
         """
-        lint = lint_text(text, path, settings)
+        # Off the event loop: a big file takes a while to lint, and the server answers requests meanwhile.
+        lint = await asyncio.get_running_loop().run_in_executor(None, lint_text, text, path, settings)
         module = lint.module
         if module.syntax_error is not None:
             return []
@@ -367,7 +368,7 @@ def _diagnostics(findings: list[Finding], module, static: tuple[Diagnostic, ...]
     placed = [place(finding, module, static) for finding in findings]
     unique: dict[tuple, Diagnostic] = {}
     for diagnostic in placed:
-        if settings.is_enabled(diagnostic.code, path) and not _suppressed(diagnostic, module):
+        if settings.is_enabled(diagnostic.code, path) and not is_suppressed(diagnostic, module):
             unique.setdefault((diagnostic.code, diagnostic.span, diagnostic.message), diagnostic)
     return sorted(unique.values(), key=lambda d: (d.span.line, d.span.col, d.code))
 
