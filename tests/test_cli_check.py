@@ -167,3 +167,17 @@ def test_check_does_not_import_jax_or_numpyro(tmp_path):
                 if line.startswith("import time:")}
     assert "numpyro_lint" in imported
     assert not imported & {"jax", "jaxlib", "numpyro"}
+
+
+def test_text_output_marks_every_safe_fix_though_it_computes_only_those():
+    from numpyro_lint.linter import lint_text
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    result = run_cli("check", "--isolated", ".", cwd=examples)
+    marked = {line.split(" ")[0] for line in result.stdout.decode().splitlines() if " [*] " in line}
+    expected = set()
+    for path in sorted(examples.glob("*.py")):
+        for diagnostic in lint_text(path.read_text(encoding="utf-8"), path.name).diagnostics:
+            if diagnostic.fix is not None and diagnostic.fix.applicability.value == "safe":
+                expected.add(f"{path.name}:{diagnostic.span.line}:{diagnostic.span.col + 1}:")
+    assert marked == expected and len(expected) >= 3

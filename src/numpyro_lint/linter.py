@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic
@@ -11,6 +12,7 @@ from numpyro_lint.ir import ModuleIR, build_module_ir
 from numpyro_lint.rules import ALL_RULES
 
 DEFAULT_SETTINGS = Settings()
+FixesWanted = Literal["all", "safe", "none"]
 
 
 @dataclass(frozen=True)
@@ -20,8 +22,9 @@ class LintResult:
 
 
 def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_SETTINGS,
-              *, with_fixes: bool = True) -> LintResult:
-    """Diagnostics for one file's text, sorted by position, `# noqa` applied, fixes attached."""
+              *, fixes: FixesWanted = "all") -> LintResult:
+    """Diagnostics for one file's text, sorted by position, `# noqa` applied, fixes attached: all of them,
+    only those of rules whose fixes can be safe (what `check`'s text output marks), or none."""
     module = build_module_ir(text, path)
     diagnostics: list[Diagnostic] = []
     for rule in ALL_RULES:
@@ -33,8 +36,8 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
     diagnostics = [d for d in diagnostics if not is_suppressed(d, module)]
     diagnostics.sort(key=lambda d: (d.span.line, d.span.col, d.code))
     diagnostics = _deduplicate(diagnostics)
-    if with_fixes:
-        diagnostics = attach_fixes(diagnostics, module, settings)
+    if fixes != "none":
+        diagnostics = attach_fixes(diagnostics, module, settings, unsafe=fixes == "all")
     return LintResult(module, tuple(diagnostics))
 
 

@@ -12,6 +12,7 @@ every keystroke cost a minute (`fix` applies the rest in its next rounds).
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Callable, Sequence, Union
 
 from numpyro_lint.config import Settings
@@ -48,17 +49,28 @@ FIXERS: dict[str, Fixer] = {
 }
 
 
-def attach_fixes(diagnostics: list[Diagnostic], module: ModuleIR, settings: Settings) -> list[Diagnostic]:
+def attach_fixes(diagnostics: list[Diagnostic], module: ModuleIR, settings: Settings, *,
+                 unsafe: bool = True) -> list[Diagnostic]:
+    """`unsafe=False`: skip the fixers that only ever offer unsafe fixes (a report that shows safe
+    fixes alone need not pay for LibCST work it will not show)."""
     result = []
     budget = MAX_FIXED_DIAGNOSTICS
+    skipped = set() if unsafe else _always_unsafe()
     for diagnostic in diagnostics:
-        fixer = FIXERS.get(diagnostic.code) if budget else None
+        fixer = FIXERS.get(diagnostic.code) if budget and diagnostic.code not in skipped else None
         offered = _run(fixer, diagnostic, module, settings) if fixer is not None else ()
         budget -= fixer is not None
         noqa = (disable_for_line(diagnostic, module.source),) if diagnostic.code != "NPL000" else ()
         primary = offered[0] if offered else None
         result.append(replace(diagnostic, fix=primary, alternatives=(*offered[1:], *noqa)))
     return result
+
+
+@lru_cache(maxsize=None)
+def _always_unsafe() -> frozenset[str]:
+    from numpyro_lint.rules import ALL_RULES
+
+    return frozenset(rule.code for rule in ALL_RULES if rule.fix_safety == "unsafe")
 
 
 def _run(fixer: Fixer, diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> tuple[Fix, ...]:
