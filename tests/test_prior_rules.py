@@ -380,3 +380,20 @@ def test_support_mismatch_on_a_df_suggests_a_prior_for_degrees_of_freedom():
             numpyro.sample("y", dist.StudentT(nu, 0.0, 1.0), obs=y)
     """, "NPL404")
     assert "`Gamma(2, 0.1)`" in diagnostic.message and "`df` of `dist.StudentT`" in diagnostic.message
+
+
+def test_a_function_passed_as_the_guide_is_not_a_model_of_priors():
+    assert found("""
+        def model(y):
+            sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
+            numpyro.sample("s", dist.Normal(0.0, 1000.0))
+
+        def q(y):
+            numpyro.sample("sigma", dist.Normal(0.0, 500.0))
+
+        def q_kw(y):
+            numpyro.sample("sigma", dist.Normal(0.0, 500.0))
+
+        svi = numpyro.infer.SVI(model, q, None, numpyro.infer.Trace_ELBO())
+        svi_kw = numpyro.infer.SVI(model, guide=q_kw, optim=None, loss=numpyro.infer.Trace_ELBO())
+    """, "NPL401") == [3]

@@ -294,6 +294,8 @@ class FunctionIR:
     passed_to: tuple[str, ...] = ()
     #: Where this function is passed (the span of the call it is passed to), parallel to passed_to.
     passed_at: tuple[Span, ...] = ()
+    #: Passed as a guide (`SVI(model, guide, ...)`, `guide=`): its distributions are not priors.
+    is_guide: bool = False
     #: Plates every caller in this file holds around its calls of this function.
     inherited_plates: tuple[Plate, ...] = ()
     #: Reparameterizations that may be in force from outside (set by ir.models): `reparam(f, config=...)`

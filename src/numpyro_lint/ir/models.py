@@ -46,6 +46,7 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
         by_qualname[function.qualname] = index
     reasons: dict[int, str] = {}
     passed_to: dict[int, list[tuple[str, object]]] = {}
+    guides: set[int] = set()
     for index, function in enumerate(functions):
         for site in function.sites:
             reasons.setdefault(index, f"calls numpyro.{site.kind}")
@@ -62,12 +63,16 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
                 is_model_slot = entry and (
                     (argument.keyword is None and positional in positions) or argument.keyword in MODEL_KEYWORDS
                 )
+                is_guide_slot = argument.keyword == "guide" or (
+                    argument.keyword is None and positional == 1 and call.callee.rsplit(".", 1)[-1] == "SVI")
                 if argument.keyword is None:
                     positional += 1
                 if ref is None:
                     continue
                 for target in _resolve(ref, function, functions, by_name, by_qualname):
                     passed_to.setdefault(target, []).append((call.callee, call.span))
+                    if is_guide_slot:
+                        guides.add(target)
                     if is_model_slot:
                         short = call.callee.rsplit(".", 1)[-1]
                         reasons.setdefault(target, f"passed to {short}")
@@ -80,6 +85,7 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
             model_reason=reasons.get(index),
             passed_to=tuple(callee for callee, _ in passes),
             passed_at=tuple(span for _, span in passes),  # type: ignore[misc]
+            is_guide=index in guides,
             outer_reparams=outer_reparams.get(index, ()),
         ))
     return result

@@ -55,9 +55,9 @@ def traced_site_names(function: FunctionIR, sites: frozenset[int]) -> str:
 
 def prior_sites(module: ModuleIR) -> Iterator[tuple[FunctionIR, int, Site]]:
     """(function, index, site) for latent `sample` sites with a recognised distribution in models; guides
-    (functions named `*guide*`) are left out: their distributions are not priors."""
+    (passed as one, or named `*guide*`) are left out: their distributions are not priors."""
     for function in module.models:
-        if "guide" in function.name.lower():
+        if function.is_guide or "guide" in function.name.lower():
             continue
         for index, site in enumerate(function.sites):
             if site.is_latent and site.distribution is not None and site.distribution.name is not None:
