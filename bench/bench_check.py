@@ -1,11 +1,12 @@
 """Benchmark `numpyro-lint check` against Fixit (also LibCST-based) and ruff on the same files.
 
-    python bench/bench_check.py [--runs N] [--baseline REV] [FOLDER]
+    python bench/bench_check.py [--runs N] [--baseline REV] [--also-select CODES] [FOLDER]
 
 Peers are installed into their own virtual environment (bench/.venv-peers), never beside ours: Fixit pins
 an older pygls. Prints lines/s for each tool and the ratios, all from one run. `--baseline REV` also
 times `check` as the source tree of git revision REV had it (an earlier issue's figure, same corpus, same
-run); the rules and flags are whatever REV had.
+run); the rules and flags are whatever REV had. `--also-select NPL0,NPL1` also times `check` with only
+those rules (to compare like with like against REV).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--peer-runs", type=int, default=3)
     parser.add_argument("--baseline", help="also time `check` at this git revision")
+    parser.add_argument("--also-select", help="also time `check --select` with these codes")
     args = parser.parse_args()
     folder = args.folder.resolve()
     n_files, n_lines = count_lines(folder)
@@ -87,6 +89,9 @@ def main() -> int:
             [str(peers / "ruff"), "check", "--select", "ALL", "--no-cache", "--isolated", "--exit-zero", str(folder)],
             args.runs, folder),
     }
+    if args.also_select:
+        selected = [*ours[:-1], "--select", args.also_select, ours[-1]]
+        results[f"numpyro-lint check --select {args.also_select}"] = time_command(selected, args.runs, folder)
     if args.baseline:
         with tempfile.TemporaryDirectory() as tree:
             command = baseline_command(args.baseline, folder, Path(tree))
@@ -102,6 +107,9 @@ def main() -> int:
     if args.baseline:
         baseline = results[f"numpyro-lint check @ {args.baseline}"]
         print(f"numpyro-lint check vs itself at {args.baseline}: {check / baseline:.2f}x the time")
+        if args.also_select:
+            selected = results[f"numpyro-lint check --select {args.also_select}"]
+            print(f"numpyro-lint check --select {args.also_select} vs {args.baseline}: {selected / baseline:.2f}x the time")
     return 0
 
 
