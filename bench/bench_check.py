@@ -12,6 +12,7 @@ those rules (to compare like with like against REV).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -46,13 +47,29 @@ def count_lines(folder: Path) -> tuple[int, int]:
     return len(files), sum(len(path.read_text(encoding="utf-8").splitlines()) for path in files)
 
 
+#: As users run it: with bytecode caches (this machine sets PYTHONDONTWRITEBYTECODE, which would time
+#: compiling our modules on every start).
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def time_command(command: list[str], runs: int, cwd: Path) -> float:
     timings = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
         timings.append(time.perf_counter() - start)
     return statistics.median(timings)
+
+
+def time_interleaved(commands: dict[str, list[str]], runs: int, cwd: Path) -> dict[str, float]:
+    """Median seconds per command, the commands taking turns (a drifting machine load hits all alike)."""
+    timings: dict[str, list[float]] = {name: [] for name in commands}
+    for command in commands.values():  # untimed: writes the bytecode caches
+        time_command(command, 1, cwd)
+    for _ in range(runs):
+        for name, command in commands.items():
+            timings[name].append(time_command(command, 1, cwd))
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def time_in_process(folder: Path, runs: int) -> float:
@@ -81,21 +98,17 @@ def main() -> int:
     n_files, n_lines = count_lines(folder)
     peers = ensure_peers()
     ours = [sys.executable, "-m", "numpyro_lint", "check", "--isolated", "--exit-zero", str(folder)]
-    results = {
-        "numpyro-lint check": time_command(ours, args.runs, folder),
-        "numpyro-lint (in-process, 1 core)": time_in_process(folder, args.runs),
-        "fixit lint": time_command([str(peers / "fixit"), "lint", str(folder)], args.peer_runs, folder),
-        "ruff check --select ALL": time_command(
-            [str(peers / "ruff"), "check", "--select", "ALL", "--no-cache", "--isolated", "--exit-zero", str(folder)],
-            args.runs, folder),
-    }
+    ruff = [str(peers / "ruff"), "check", "--select", "ALL", "--no-cache", "--isolated", "--exit-zero", str(folder)]
+    commands = {"numpyro-lint check": ours, "ruff check --select ALL": ruff}
     if args.also_select:
-        selected = [*ours[:-1], "--select", args.also_select, ours[-1]]
-        results[f"numpyro-lint check --select {args.also_select}"] = time_command(selected, args.runs, folder)
-    if args.baseline:
-        with tempfile.TemporaryDirectory() as tree:
-            command = baseline_command(args.baseline, folder, Path(tree))
-            results[f"numpyro-lint check @ {args.baseline}"] = time_command(command, args.runs, folder)
+        commands[f"numpyro-lint check --select {args.also_select}"] = [*ours[:-1], "--select", args.also_select,
+                                                                         ours[-1]]
+    with tempfile.TemporaryDirectory() as tree:
+        if args.baseline:
+            commands[f"numpyro-lint check @ {args.baseline}"] = baseline_command(args.baseline, folder, Path(tree))
+        results = time_interleaved(commands, args.runs, folder)
+    results["numpyro-lint (in-process, 1 core)"] = time_in_process(folder, args.runs)
+    results["fixit lint"] = time_command([str(peers / "fixit"), "lint", str(folder)], args.peer_runs, folder)
     print(f"corpus: {folder} ({n_files} files, {n_lines} lines)\n")
     print(f"{'tool':36} {'seconds':>9} {'lines/s':>10}")
     for tool, seconds in results.items():
