@@ -31,6 +31,9 @@ SERVER = [sys.executable, "-m", "numpyro_lint", "server"]
 BARE_PYGLS = [sys.executable, "-c",
               "from pygls.lsp.server import LanguageServer; LanguageServer('bare', '0').start_io()"]
 GOALS = {"p50 200": 0.040, "p50 1000": 0.150, "rss": 150.0, "initialize": 0.6}
+#: As users run it: with bytecode caches (this machine sets PYTHONDONTWRITEBYTECODE, which would time
+#: compiling the server's modules on every start).
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 CAPABILITIES = {"general": {"positionEncodings": ["utf-16"]}, "window": {"workDoneProgress": True}}
 
 
@@ -52,7 +55,7 @@ class Server:
     @classmethod
     async def start(cls, command: list[str] = SERVER, stderr: int = asyncio.subprocess.DEVNULL) -> Server:
         process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr)
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=ENV)
         return cls(process)
 
     def _send(self, message: dict[str, Any]) -> None:
