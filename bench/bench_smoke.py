@@ -177,6 +177,9 @@ def median(values) -> float | None:
 
 
 def main() -> int:
+    # As users run it: runner processes (which inherit this environment) keep bytecode caches; this
+    # machine sets PYTHONDONTWRITEBYTECODE, which would time compiling our modules in every new runner.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=300)
