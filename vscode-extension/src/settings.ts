@@ -32,6 +32,7 @@ export interface ScopedValues<T> {
 
 export interface SmokeOptions {
     enabled?: boolean;
+    'on-open'?: boolean;
     python?: string;
     platform?: string;
     'timeout-s'?: number;
@@ -56,6 +57,7 @@ const TOP_LEVEL: ReadonlyArray<[string, Exclude<keyof ServerSettings, 'smoke'>]>
 
 const SMOKE: ReadonlyArray<[string, keyof SmokeOptions]> = [
     ['smoke.enabled', 'enabled'],
+    ['smoke.onOpen', 'on-open'],
     ['smoke.python', 'python'],
     ['smoke.platform', 'platform'],
     ['smoke.timeoutS', 'timeout-s'],

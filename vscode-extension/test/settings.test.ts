@@ -28,6 +28,7 @@ describe('settings sent to the server', () => {
             widePriorScale: 50,
             debounceMs: 300,
             'smoke.enabled': true,
+            'smoke.onOpen': false,
             'smoke.python': '/envs/jax/bin/python',
             'smoke.platform': 'gpu',
             'smoke.timeoutS': 30,
@@ -38,7 +39,10 @@ describe('settings sent to the server', () => {
             ignore: ['NPL203'],
             'wide-prior-scale': 50,
             'debounce-ms': 300,
-            smoke: { enabled: true, python: '/envs/jax/bin/python', platform: 'gpu', 'timeout-s': 30, 'memory-mb': 2048 },
+            smoke: {
+                enabled: true, 'on-open': false, python: '/envs/jax/bin/python', platform: 'gpu', 'timeout-s': 30,
+                'memory-mb': 2048,
+            },
         });
     });
 
