@@ -8,12 +8,10 @@ from typing import Literal
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic
 from numpyro_lint.ir import ModuleIR, build_module_ir
-from numpyro_lint.rules import ALL_RULES
+from numpyro_lint.rules import ALL_RULES, SAFELY_FIXABLE
 
 DEFAULT_SETTINGS = Settings()
 FixesWanted = Literal["all", "safe", "none"]
-#: Codes whose fix can be safe (`fix_safety` says "safe" somewhere): the only ones "safe" computes.
-_MAY_FIX_SAFELY = frozenset(rule.code for rule in ALL_RULES if "safe" in rule.fix_safety.replace("unsafe", ""))
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,7 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
     diagnostics = [d for d in diagnostics if not is_suppressed(d, module)]
     diagnostics.sort(key=lambda d: (d.span.line, d.span.col, d.code))
     diagnostics = _deduplicate(diagnostics)
-    wanted = diagnostics if fixes == "all" else [d for d in diagnostics if d.code in _MAY_FIX_SAFELY]
+    wanted = diagnostics if fixes == "all" else [d for d in diagnostics if d.code in SAFELY_FIXABLE]
     if fixes != "none" and wanted:
         from numpyro_lint.fixes import attach_fixes  # LibCST-backed fixers: imported only when needed
 

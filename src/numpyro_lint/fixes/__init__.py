@@ -12,7 +12,6 @@ every keystroke cost a minute (`fix` applies the rest in its next rounds).
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 from typing import Callable, Sequence, Union
 
 from numpyro_lint.config import Settings
@@ -23,6 +22,7 @@ from numpyro_lint.fixes import (
 )
 from numpyro_lint.fixes.noqa import disable_for_line
 from numpyro_lint.ir.model import ModuleIR
+from numpyro_lint.rules import SAFELY_FIXABLE
 
 Fixer = Callable[[Diagnostic, ModuleIR, Settings], Union[Fix, Sequence[Fix], None]]
 MAX_FIXED_DIAGNOSTICS = 200
@@ -55,22 +55,15 @@ def attach_fixes(diagnostics: list[Diagnostic], module: ModuleIR, settings: Sett
     fixes alone need not pay for LibCST work it will not show)."""
     result = []
     budget = MAX_FIXED_DIAGNOSTICS
-    skipped = set() if unsafe else _always_unsafe()
     for diagnostic in diagnostics:
-        fixer = FIXERS.get(diagnostic.code) if budget and diagnostic.code not in skipped else None
+        wanted = budget and (unsafe or diagnostic.code in SAFELY_FIXABLE)
+        fixer = FIXERS.get(diagnostic.code) if wanted else None
         offered = _run(fixer, diagnostic, module, settings) if fixer is not None else ()
         budget -= fixer is not None
         noqa = (disable_for_line(diagnostic, module.source),) if diagnostic.code != "NPL000" else ()
         primary = offered[0] if offered else None
         result.append(replace(diagnostic, fix=primary, alternatives=(*offered[1:], *noqa)))
     return result
-
-
-@lru_cache(maxsize=None)
-def _always_unsafe() -> frozenset[str]:
-    from numpyro_lint.rules import ALL_RULES
-
-    return frozenset(rule.code for rule in ALL_RULES if rule.fix_safety == "unsafe")
 
 
 def _run(fixer: Fixer, diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> tuple[Fix, ...]:

@@ -47,5 +47,8 @@ ALL_RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
+#: Codes whose fix can be safe (`fix_safety` says "safe" somewhere); the others offer unsafe fixes or none.
+SAFELY_FIXABLE: frozenset[str] = frozenset(
+    rule.code for rule in ALL_RULES if "safe" in rule.fix_safety.replace("unsafe", ""))
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "Rule"]
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "SAFELY_FIXABLE", "Rule"]
