@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Protocol
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir.imports import ImportTable
 from numpyro_lint.ir.model import Call, FunctionIR, KeyEvent, KeyUse
-from numpyro_lint.ir.models import resolve_function_refs
+from numpyro_lint.ir.models import index_functions, resolve_function_refs
 
 MAX_PATHS = 16
 #: `jax.random` functions that do not consume their key argument (or take none).
@@ -204,11 +204,7 @@ class _ModuleFlow:
         self.source: Source = source
         self.results: dict[int, _Result] = {}
         self.lines: dict[int, tuple[list[int], bool]] = {}
-        self.by_name: dict[str, list[int]] = {}
-        self.by_qualname: dict[str, int] = {}
-        for index, function in enumerate(functions):
-            self.by_name.setdefault(function.name, []).append(index)
-            self.by_qualname[function.qualname] = index
+        self.by_name, self.by_qualname = index_functions(functions)
 
     def result(self, index: int, needed: bool = True) -> _Result:
         """The key flow of `functions[index]`. `needed=False`: only when a finding is possible in it; a

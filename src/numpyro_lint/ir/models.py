@@ -38,12 +38,18 @@ def _model_positions(callee: str) -> tuple[int, ...]:
     return (0,)
 
 
-def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
+def index_functions(functions: list[FunctionIR]) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """(name -> indices into `functions`, qualname -> index): what resolving a reference needs."""
     by_name: dict[str, list[int]] = {}
     by_qualname: dict[str, int] = {}
     for index, function in enumerate(functions):
         by_name.setdefault(function.name, []).append(index)
         by_qualname[function.qualname] = index
+    return by_name, by_qualname
+
+
+def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
+    by_name, by_qualname = index_functions(functions)
     reasons: dict[int, str] = {}
     passed_to: dict[int, list[tuple[str, object]]] = {}
     guides: set[int] = set()
@@ -119,16 +125,17 @@ def _outer_reparams(functions: list[FunctionIR], by_name, by_qualname) -> dict[i
 def calls_of(functions: list[FunctionIR], by_name, by_qualname) -> list[tuple[int, int, Call]]:
     """(caller index, callee index, call) for each call of a function of this file (`f()`, `self.f()`)
     and each call it is passed to (`scan(f, ...)`, `NUTS(f)`, `reparam(f, ...)`)."""
-    found = []
-    for caller, function in enumerate(functions):
-        for call in function.calls:
-            refs = [a.function_ref for a in call.args if a.function_ref is not None]
-            name = call.callee.split(".", 1)[1] if call.callee.startswith(("self.", "cls.")) else call.callee
-            if name and "." not in name:
-                refs.append(name)
-            found.extend((caller, target, call)
-                         for target in resolve_function_refs(refs, function, functions, by_name, by_qualname))
-    return found
+    return [(caller, target, call) for caller, function in enumerate(functions) for call in function.calls
+            for target in call_targets(function, call, functions, by_name, by_qualname)]
+
+
+def call_targets(caller: FunctionIR, call: Call, functions: list[FunctionIR], by_name, by_qualname) -> list[int]:
+    """The functions of the file that `call` calls (`f()`, `self.f()`) or passes on (`scan(f, ...)`)."""
+    refs = [a.function_ref for a in call.args if a.function_ref is not None]
+    name = call.callee.split(".", 1)[1] if call.callee.startswith(("self.", "cls.")) else call.callee
+    if name and "." not in name:
+        refs.append(name)
+    return resolve_function_refs(refs, caller, functions, by_name, by_qualname)
 
 
 def resolve_function_refs(refs, caller: FunctionIR, functions: list[FunctionIR], by_name, by_qualname) -> list[int]:

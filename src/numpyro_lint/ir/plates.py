@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir.model import Call, FunctionIR, Plate, Site
-from numpyro_lint.ir.models import resolve_function_refs
+from numpyro_lint.ir.models import call_targets, index_functions
 
 
 def attach_inherited_plates(functions: list[FunctionIR]) -> list[FunctionIR]:
@@ -35,20 +35,11 @@ def attach_inherited_plates(functions: list[FunctionIR]) -> list[FunctionIR]:
 class _FunctionIndex:
     def __init__(self, functions: list[FunctionIR]) -> None:
         self.functions = functions
-        self.by_name: dict[str, list[int]] = {}
-        self.by_qualname: dict[str, int] = {}
-        for position, function in enumerate(functions):
-            self.by_name.setdefault(function.name, []).append(position)
-            self.by_qualname[function.qualname] = position
+        self.by_name, self.by_qualname = index_functions(functions)
 
     def targets(self, caller: FunctionIR, call: Call) -> list[int]:
         """The functions of the file that `call` calls or passes on."""
-        by_name, by_qualname = self.by_name, self.by_qualname
-        refs = [a.function_ref for a in call.args if a.function_ref in by_name or a.function_ref in by_qualname]
-        name = call.callee.split(".", 1)[1] if call.callee.startswith(("self.", "cls.")) else call.callee
-        if name in by_name:
-            refs.append(name)
-        return resolve_function_refs(refs, caller, self.functions, by_name, by_qualname) if refs else []
+        return call_targets(caller, call, self.functions, self.by_name, self.by_qualname)
 
 
 def call_sites(functions: list[FunctionIR], index: _FunctionIndex | None = None,

@@ -5,7 +5,7 @@ from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, Span
 from numpyro_lint.ir.model import Argument, Call, Context, FunctionIR, ModuleIR
-from numpyro_lint.ir.models import PRIMITIVES, resolve_function_refs
+from numpyro_lint.ir.models import PRIMITIVES, index_functions, resolve_function_refs
 from numpyro_lint.ir.plates import call_at
 from numpyro_lint.rules.base import Rule
 
@@ -156,11 +156,7 @@ def _traced_functions(module: ModuleIR) -> Iterator[tuple[int, str, Span]]:
     ):
         return
     functions = list(module.functions)
-    by_name: dict[str, list[int]] = {}
-    by_qualname: dict[str, int] = {}
-    for index, function in enumerate(functions):
-        by_name.setdefault(function.name, []).append(index)
-        by_qualname[function.qualname] = index
+    by_name, by_qualname = index_functions(functions)
     for index, function in enumerate(functions):
         for decorator in function.decorators:
             if decorator in CONTROL_FLOW:
