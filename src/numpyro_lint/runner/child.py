@@ -78,8 +78,7 @@ def _cap_address_space(memory_mb: int, devices: list[str]) -> None:
     at smoke.memory-mb itself. Not with an accelerator: CUDA reserves address space far beyond what it
     uses and loads its libraries (cuBLAS, cuDNN) lazily, which such a cap would make fail.
     """
-    if memory_mb <= 0 or not all(device.startswith("TFRT_CPU") or "cpu" in device.lower()
-                                 for device in devices):
+    if memory_mb <= 0 or not all("cpu" in device.lower() for device in devices):
         return
     limit = int((_virtual_mb() + memory_mb) * 2**20)
     try:

@@ -105,7 +105,7 @@ class SmokeRuns:
         #: What each task runs: (document version, text, settings), to adopt a run of the same inputs.
         self._inputs: dict[asyncio.Task[Any], tuple[int, str, Settings]] = {}
         #: The run started on opening a document, until a save adopts it.
-        self._open_runs: set[asyncio.Task[Any]] = set()
+        self._open_run: asyncio.Task[Any] | None = None
         self._results: dict[str, SmokeResult] = {}
         #: Runs in flight by the name the runner knows them by (the path, else the URI).
         self._running: dict[str, _Running] = {}
@@ -137,17 +137,17 @@ class SmokeRuns:
         inputs = (snapshot.version, snapshot.text, settings)
         current = self._tasks.get(snapshot.uri)
         if current is not None and not current.done() and self._inputs.get(current) == inputs:
-            self._open_runs.discard(current)
+            if self._open_run is current:
+                self._open_run = None
             return current
-        if on_open:
-            for task in self._open_runs:
-                task.cancel()
+        if on_open and self._open_run is not None:
+            self._open_run.cancel()
         self.cancel(snapshot.uri)
         task = asyncio.create_task(self._run(snapshot, settings, progress_token), name=f"smoke {snapshot.uri}")
         self._tasks[snapshot.uri] = task
         self._inputs[task] = inputs
         if on_open:
-            self._open_runs = {task}
+            self._open_run = task
         task.add_done_callback(lambda done: self._forget_task(snapshot.uri, done))
         return task
 
@@ -162,7 +162,8 @@ class SmokeRuns:
 
     def _forget_task(self, uri: str, task: asyncio.Task[Any]) -> None:
         self._inputs.pop(task, None)
-        self._open_runs.discard(task)
+        if self._open_run is task:
+            self._open_run = None
         if self._tasks.get(uri) is task:
             del self._tasks[uri]
 
