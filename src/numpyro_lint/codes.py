@@ -34,8 +34,17 @@ RULE_NAMES: dict[str, str] = {
 }
 
 
+#: The selector that opts into the pedantic tier: findings that are true but usually harmless.
+PEDANTIC = "pedantic"
+
+
 def is_known_selector(selector: str) -> bool:
-    """`ALL`, a full code, or a prefix of at least one code (`NPL`, `NPL1`, `NPL50`)."""
-    return selector == "ALL" or (
+    """`ALL`, `pedantic` (any case), a full code, or a prefix of at least one code (`NPL`, `NPL1`, `NPL50`)."""
+    return selector == "ALL" or selector.lower() == PEDANTIC or (
         selector.startswith("NPL") and any(code.startswith(selector) for code in RULE_NAMES)
     )
+
+
+def normalize_selector(selector: str) -> str:
+    """`PEDANTIC` (the CLI upper-cases codes) -> `pedantic`; codes as they are."""
+    return PEDANTIC if selector.lower() == PEDANTIC else selector
