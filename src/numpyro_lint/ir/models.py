@@ -82,6 +82,8 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
                     if is_model_slot:
                         short = call.callee.rsplit(".", 1)[-1]
                         reasons.setdefault(target, f"passed to {short}")
+    for index in _eager(functions, passed_to, by_name, by_qualname):
+        reasons.pop(index, None)
     outer_reparams = _outer_reparams(functions, by_name, by_qualname)
     result = []
     for index, function in enumerate(functions):
@@ -95,6 +97,31 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
             outer_reparams=outer_reparams.get(index, ()),
         ))
     return result
+
+
+def _eager(functions: list[FunctionIR], passed_to: dict[int, list], by_name, by_qualname) -> set[int]:
+    """Code that runs once, eagerly, with concrete values, so it is no model whatever it calls: module
+    level (a notebook's `with handlers.seed(rng_seed=0): x = numpyro.sample(...)`), and plain functions
+    that only eager code calls, directly, and that are never passed on (to NUTS, `seed`, `jit`...) nor
+    decorated. A function nobody calls stays a model: it is probably run elsewhere."""
+    eager = {index for index, function in enumerate(functions) if function.kind == "module"}
+    callers: dict[int, set[int]] = {}
+    for caller, function in enumerate(functions):
+        for call in function.calls:
+            name = call.callee.split(".", 1)[1] if call.callee.startswith(("self.", "cls.")) else call.callee
+            if name and "." not in name:
+                for target in _resolve(name, function, functions, by_name, by_qualname):
+                    callers.setdefault(target, set()).add(caller)
+    changed = True
+    while changed:
+        changed = False
+        for index, direct in callers.items():
+            function = functions[index]
+            if (index not in eager and function.kind == "function" and not function.decorators
+                    and index not in passed_to and direct <= eager):
+                eager.add(index)
+                changed = True
+    return eager
 
 
 def _outer_reparams(functions: list[FunctionIR], by_name, by_qualname) -> dict[int, tuple[ReparamConfig, ...]]:
