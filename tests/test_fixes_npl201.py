@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from fix_helpers import dedent, fixed, offered
+from functools import partial
+
+import fix_helpers
+from fix_helpers import dedent
+from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Applicability
+
+# The fix is the same in either tier; most sites here are pedantic (the distribution is as large as the data).
+EVERY_TIER = Settings(select=("NPL", "pedantic"))
+fixed = partial(fix_helpers.fixed, settings=EVERY_TIER)
+offered = partial(fix_helpers.offered, settings=EVERY_TIER)
 
 
 def test_the_size_comes_from_a_data_argument_the_distribution_depends_on():

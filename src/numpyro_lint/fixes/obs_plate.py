@@ -17,6 +17,7 @@ from numpyro_lint.fixes.imports import import_name
 from numpyro_lint.fixes.region import enclosing_region, simple_statement, wrap_in_with
 from numpyro_lint.fixes.sites import site_with_obs_at, text_at
 from numpyro_lint.ir.model import NO_DEPS, Deps, FunctionIR, ModuleIR, Site
+from numpyro_lint.ir.plates import draws_one_value
 
 #: Calls whose argument is a size, not data: `range(n)`, `jnp.zeros(K)`.
 SIZE_CALLS = frozenset({
@@ -60,7 +61,7 @@ def _size(module: ModuleIR, function: FunctionIR, site: Site) -> tuple[str, Appl
     argument = _data_argument(module, function, site)
     if argument is not None:
         return f"{argument}.shape[0]", Applicability.SAFE
-    if _is_parameter(function, obs.name) and _scalar_batch(function, site):
+    if _is_parameter(function, obs.name) and draws_one_value(function, site):
         return f"len({obs.name}) if {obs.name} is not None else 1", Applicability.UNSAFE
     return None
 
@@ -104,26 +105,6 @@ def _is_size(function: FunctionIR, name: str) -> bool:
 def _used_as_array(function_text: str, name: str) -> bool:
     word = re.escape(name)
     return re.search(rf"\b{word}\s*(\[|\.shape\b|\.T\b|@)|@\s*{word}\b|len\(\s*{word}\s*\)", function_text) is not None
-
-
-def _scalar_batch(function: FunctionIR, site: Site) -> bool:
-    """Whether the distribution visibly draws one scalar when nothing is observed: each argument is a
-    number or the value of an unbatched latent site whose own arguments are numbers."""
-    distribution = site.distribution
-    assert distribution is not None
-    if distribution.chain or function.inherited_plates:
-        return False
-    for _, expr in distribution.params:
-        if expr.value is not None:
-            continue
-        if expr.site_value is None or expr.deps.args:
-            return False
-        parent = function.sites[expr.site_value]
-        parent_distribution = parent.distribution
-        if (not parent.is_latent or parent.context.plates or parent_distribution is None
-                or parent_distribution.chain or any(value.value is None for _, value in parent_distribution.params)):
-            return False
-    return True
 
 
 def _literal_length(text: str) -> int | None:

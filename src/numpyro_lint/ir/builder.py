@@ -17,6 +17,7 @@ from typing import Callable
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir import distributions
 from numpyro_lint.ir.imports import ImportTable
+from numpyro_lint.ir.inference import mark_inference
 from numpyro_lint.ir.model import (
     NO_DEPS,
     Argument,
@@ -131,7 +132,7 @@ class _ModuleBuilder:
         module.walk_module(tree)
         functions = attach_key_events([module.result(), *self.functions], [tree, *self.function_nodes],
                                       self.imports, self.constants, self)
-        functions = attach_inherited_plates(mark_models(functions))
+        functions = mark_inference(attach_inherited_plates(mark_models(functions)))
         return ModuleIR(
             self.path, self.source, tuple(self.imports.names.items()),
             tuple(self.constants.items()), tuple(functions), self.noqa,
@@ -860,9 +861,11 @@ class _FunctionBuilder:
                 self.expr(extra, context)
         literal_name = name_node.value if isinstance(name_node, ast.Constant) and isinstance(name_node.value, str) else None
         name_refs = frozenset(n.id for n in ast.walk(name_node) if isinstance(n, ast.Name)) if name_node else frozenset()
+        enumerated = "infer" in keywords and any(
+            isinstance(n, ast.Constant) and n.value == "enumerate" for n in ast.walk(keywords["infer"]))
         index = len(self.sites)
         self.sites.append(Site(kind, literal_name, name_expr, distribution, obs, context,
-                               self.module.span(node), name_refs=name_refs, value=value))
+                               self.module.span(node), name_refs=name_refs, value=value, enumerated=enumerated))
         if kind == "sample" and obs is not None and obs.shape != "none":
             return obs.deps
         return Deps(sites=frozenset({index})) | (deps if kind == "deterministic" else NO_DEPS)

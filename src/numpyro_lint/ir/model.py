@@ -155,6 +155,8 @@ class Site:
     #: Names referenced by the name expression (to tell per-iteration names in loops).
     name_refs: frozenset[str] = frozenset()
     value: Expr | None = None  # deterministic/factor value; param init value
+    #: `infer={"enumerate": ...}` on the site.
+    enumerated: bool = False
 
     @property
     def is_latent(self) -> bool:
@@ -310,6 +312,15 @@ class FunctionIR:
     #: Set by ir.keyflow: PRNG key consumptions and the reuses they imply, in source order. Left empty in
     #: functions where no finding is possible (a single consumer outside loops, no literal seed).
     key_events: tuple[KeyEvent, ...] = field(default=())
+    #: Set by ir.inference: why the model this function belongs to enumerates discrete sites
+    #: ("`infer={\"enumerate\": ...}`", "config_enumerate", "TraceEnum_ELBO"...), or None.
+    enumerates: str | None = None
+    #: Set by ir.inference: the model this function belongs to subsamples (`plate(..., subsample_size=)`,
+    #: `numpyro.subsample`, HMCECS).
+    subsamples: bool = False
+    #: Set by ir.inference: how the file runs this function, by entry point's last name ("NUTS", "SVI",
+    #: "Predictive"...), directly or through a helper of the file it is passed to.
+    run_by: frozenset[str] = frozenset()
     #: Name of the function-valued parameter names etc. is left to rules.
 
     @property

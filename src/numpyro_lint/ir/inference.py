@@ -1,0 +1,100 @@
+"""How the file runs each model: with which inference entry points, and whether NumPyro checks its plates
+strictly. NumPyro's own plate check (`numpyro.util._validate_model`) is loose for plain MCMC and
+`Trace_ELBO`, strict for `TraceGraph_ELBO`, and an error once sites are enumerated; rules whose verdict
+depends on that ask here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from numpyro_lint.ir.distributions import DISCRETE
+from numpyro_lint.ir.model import FunctionIR
+from numpyro_lint.ir.models import calls_of, index_functions, is_model_entry, resolve_function_refs
+
+#: Samplers that enumerate a model's discrete latent sites (NumPyro marginalizes them out).
+SAMPLERS = frozenset({"NUTS", "HMC", "SA", "BarkerMH", "HMCECS", "AIES", "ESS", "MixedHMC", "DiscreteHMCGibbs",
+                      "HMCGibbs"})
+#: Wrappers that enumerate the model they are given, by last name.
+ENUMERATING_WRAPPERS = frozenset({"config_enumerate", "infer_discrete"})
+
+
+def mark_inference(functions: list[FunctionIR]) -> list[FunctionIR]:
+    """Sets `run_by`, `enumerates` and `subsamples` on every function (see FunctionIR)."""
+    by_name, by_qualname = index_functions(functions)
+    run_by = [_run_by(index, functions, by_name, by_qualname) for index in range(len(functions))]
+    enumerated_by = _enumerating_calls(functions, by_name, by_qualname)
+    enumerates = [_own_enumeration(function, run_by[index]) or enumerated_by.get(index)
+                  for index, function in enumerate(functions)]
+    subsamples = [_own_subsampling(function, run_by[index]) for index, function in enumerate(functions)]
+    # A submodel is run with its model, and a helper's enumerated site makes its caller's trace enumerate:
+    # both flow along calls between models.
+    edges = [(a, b) for a, b, _ in calls_of(functions, by_name, by_qualname)
+             if functions[a].is_model and functions[b].is_model and a != b]
+    changed = True
+    while changed:
+        changed = False
+        for a, b in edges:
+            for x, y in ((a, b), (b, a)):
+                if enumerates[x] and not enumerates[y]:
+                    enumerates[y] = enumerates[x]
+                    changed = True
+                if subsamples[x] and not subsamples[y]:
+                    subsamples[y] = True
+                    changed = True
+    return [replace(function, run_by=frozenset(run_by[i]), enumerates=enumerates[i], subsamples=subsamples[i])
+            for i, function in enumerate(functions)]
+
+
+def _run_by(index: int, functions: list[FunctionIR], by_name, by_qualname) -> set[str]:
+    """Entry points this function is passed to, directly or through a helper of the file (`run_inference(
+    model, ...)` whose body builds `NUTS(...)`)."""
+    found: set[str] = set()
+    for callee in functions[index].passed_to:
+        if is_model_entry(callee) or callee.startswith("numpyro."):
+            found.add(callee.rsplit(".", 1)[-1])
+        elif "." not in callee:
+            for helper in by_name.get(callee, []):
+                found |= {call.callee.rsplit(".", 1)[-1] for call in functions[helper].calls
+                          if is_model_entry(call.callee)}
+    return found
+
+
+def _own_enumeration(function: FunctionIR, run_by: set[str]) -> str | None:
+    if any(site.enumerated for site in function.sites):
+        return 'a site with `infer={"enumerate": ...}`'
+    for name in (*function.decorators, *function.passed_to):
+        last = name.rsplit(".", 1)[-1]
+        if last in ENUMERATING_WRAPPERS:
+            return f"`{last}`"
+    if run_by & SAMPLERS and any(
+            site.is_latent and site.distribution is not None and site.distribution.name in DISCRETE
+            for site in function.sites):
+        return "a discrete latent site under " + "/".join(sorted(run_by & SAMPLERS))
+    return None
+
+
+def _enumerating_calls(functions: list[FunctionIR], by_name, by_qualname) -> dict[int, str]:
+    """Functions passed to `SVI(..., loss=TraceEnum_ELBO())` or `Predictive(..., infer_discrete=True)`."""
+    losses = {call.bound_to for function in functions for call in function.calls
+              if call.bound_to and call.callee.endswith("TraceEnum_ELBO")}
+    found: dict[int, str] = {}
+    for caller in functions:
+        for call in caller.calls:
+            last = call.callee.rsplit(".", 1)[-1]
+            if last == "SVI" and any("TraceEnum_ELBO" in a.expr.text or a.expr.name in losses for a in call.args):
+                reason = "`TraceEnum_ELBO`"
+            elif last == "Predictive" and any(a.keyword == "infer_discrete" and a.expr.text == "True"
+                                              for a in call.args):
+                reason = "`Predictive(..., infer_discrete=True)`"
+            else:
+                continue
+            refs = [argument.function_ref for argument in call.args if argument.function_ref]
+            for target in resolve_function_refs(refs, caller, functions, by_name, by_qualname):
+                found.setdefault(target, reason)
+    return found
+
+
+def _own_subsampling(function: FunctionIR, run_by: set[str]) -> bool:
+    return ("HMCECS" in run_by or any(plate.subsample_size_text for plate in function.plates)
+            or any(call.callee == "numpyro.subsample" for call in function.calls))
