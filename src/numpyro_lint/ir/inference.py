@@ -10,19 +10,16 @@ from dataclasses import replace
 
 from numpyro_lint.ir.distributions import DISCRETE
 from numpyro_lint.ir.model import FunctionIR
-from numpyro_lint.ir.models import calls_of, index_functions, is_model_entry, resolve_function_refs
+from numpyro_lint.ir.models import SAMPLERS, calls_of, index_functions, resolve_function_refs
 
-#: Samplers that enumerate a model's discrete latent sites (NumPyro marginalizes them out).
-SAMPLERS = frozenset({"NUTS", "HMC", "SA", "BarkerMH", "HMCECS", "AIES", "ESS", "MixedHMC", "DiscreteHMCGibbs",
-                      "HMCGibbs"})
 #: Wrappers that enumerate the model they are given, by last name.
 ENUMERATING_WRAPPERS = frozenset({"config_enumerate", "infer_discrete"})
 
 
 def mark_inference(functions: list[FunctionIR]) -> list[FunctionIR]:
-    """Sets `run_by`, `enumerates` and `subsamples` on every function (see FunctionIR)."""
+    """Sets `enumerates` and `subsamples` on every function (see FunctionIR)."""
     by_name, by_qualname = index_functions(functions)
-    run_by = [_run_by(index, functions, by_name, by_qualname) for index in range(len(functions))]
+    run_by = [function.run_by for function in functions]
     enumerated_by = _enumerating_calls(functions, by_name, by_qualname)
     enumerates = [_own_enumeration(function, run_by[index]) or enumerated_by.get(index)
                   for index, function in enumerate(functions)]
@@ -42,25 +39,11 @@ def mark_inference(functions: list[FunctionIR]) -> list[FunctionIR]:
                 if subsamples[x] and not subsamples[y]:
                     subsamples[y] = True
                     changed = True
-    return [replace(function, run_by=frozenset(run_by[i]), enumerates=enumerates[i], subsamples=subsamples[i])
+    return [replace(function, enumerates=enumerates[i], subsamples=subsamples[i])
             for i, function in enumerate(functions)]
 
 
-def _run_by(index: int, functions: list[FunctionIR], by_name, by_qualname) -> set[str]:
-    """Entry points this function is passed to, directly or through a helper of the file (`run_inference(
-    model, ...)` whose body builds `NUTS(...)`)."""
-    found: set[str] = set()
-    for callee in functions[index].passed_to:
-        if is_model_entry(callee) or callee.startswith("numpyro."):
-            found.add(callee.rsplit(".", 1)[-1])
-        elif "." not in callee:
-            for helper in by_name.get(callee, []):
-                found |= {call.callee.rsplit(".", 1)[-1] for call in functions[helper].calls
-                          if is_model_entry(call.callee)}
-    return found
-
-
-def _own_enumeration(function: FunctionIR, run_by: set[str]) -> str | None:
+def _own_enumeration(function: FunctionIR, run_by: frozenset[str]) -> str | None:
     if any(site.enumerated for site in function.sites):
         return 'a site with `infer={"enumerate": ...}`'
     for name in (*function.decorators, *function.passed_to):
@@ -95,6 +78,6 @@ def _enumerating_calls(functions: list[FunctionIR], by_name, by_qualname) -> dic
     return found
 
 
-def _own_subsampling(function: FunctionIR, run_by: set[str]) -> bool:
+def _own_subsampling(function: FunctionIR, run_by: frozenset[str]) -> bool:
     return ("HMCECS" in run_by or any(plate.subsample_size_text for plate in function.plates)
             or any(call.callee == "numpyro.subsample" for call in function.calls))

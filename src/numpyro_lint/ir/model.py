@@ -312,14 +312,17 @@ class FunctionIR:
     #: Set by ir.keyflow: PRNG key consumptions and the reuses they imply, in source order. Left empty in
     #: functions where no finding is possible (a single consumer outside loops, no literal seed).
     key_events: tuple[KeyEvent, ...] = field(default=())
+    #: Site names observed by `handlers.condition(f, data={...})` wrappers of this function ("*": any),
+    #: when the file fits only the wrapped model.
+    conditioned: frozenset[str] = frozenset()
     #: Set by ir.inference: why the model this function belongs to enumerates discrete sites
     #: ("`infer={\"enumerate\": ...}`", "config_enumerate", "TraceEnum_ELBO"...), or None.
     enumerates: str | None = None
     #: Set by ir.inference: the model this function belongs to subsamples (`plate(..., subsample_size=)`,
     #: `numpyro.subsample`, HMCECS).
     subsamples: bool = False
-    #: Set by ir.inference: how the file runs this function, by entry point's last name ("NUTS", "SVI",
-    #: "Predictive"...), directly or through a helper of the file it is passed to.
+    #: Set by ir.models: the fitters the file gives this function to ("NUTS", "SVI"; autoguides count as
+    #: "SVI"), directly or through a helper of the file it is passed to.
     run_by: frozenset[str] = frozenset()
     #: Name of the function-valued parameter names etc. is left to rules.
 

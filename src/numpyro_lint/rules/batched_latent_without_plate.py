@@ -162,12 +162,12 @@ def _batched_part(function: FunctionIR, distribution: Distribution) -> tuple[Spa
     if distribution.name not in SCALAR_EVENT or distribution.name in LAST_DIM_PARAMS:
         return None
     for _, expression in distribution.params:
-        if _visibly_batched(function, expression):
+        if visibly_batched(function, expression):
             return expression.span, expression.text
     return None
 
 
-def _visibly_batched(function: FunctionIR, expression: Expr) -> bool:
+def visibly_batched(function: FunctionIR, expression: Expr) -> bool:
     if expression.shape != "array":
         return False
     if expression.text.startswith("["):
