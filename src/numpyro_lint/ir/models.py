@@ -24,8 +24,8 @@ MODEL_KEYWORDS = frozenset({"model", "guide", "fn"})
 #: Samplers: they run the model they are given (NumPyro enumerates its discrete latent sites).
 SAMPLERS = frozenset({"NUTS", "HMC", "SA", "BarkerMH", "HMCECS", "AIES", "ESS", "MixedHMC", "DiscreteHMCGibbs",
                       "HMCGibbs"})
-#: Entry points that fit the model they are given (by last name): samplers, SVI and autoguides.
-FITTERS = SAMPLERS | {"SVI"}
+#: Entry points that fit the model they are given (by last name): samplers, SVI and autoguides, SteinVI.
+FITTERS = SAMPLERS | {"SVI", "SteinVI"}
 
 
 def is_model_entry(callee: str) -> bool:
