@@ -1,0 +1,127 @@
+"""Tiers of the plate rules (issue 14): what NumPyro's own plate check makes harmless is pedantic, what
+changes results is reported by default. Reduced cases written for these tests."""
+
+from __future__ import annotations
+
+import textwrap
+
+from conftest import run_cli
+
+from numpyro_lint.config import Settings, settings_from_mapping
+from numpyro_lint.diagnostic import Severity
+from numpyro_lint.linter import lint_text
+
+HEADER = """\
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO, TraceEnum_ELBO
+from numpyro.infer.autoguide import AutoNormal
+"""
+PEDANTIC = Settings(select=("NPL", "pedantic"))
+
+
+def found(body: str, code: str, settings: Settings = Settings()):
+    text = HEADER + textwrap.dedent(body)
+    return [d for d in lint_text(text, settings=settings).diagnostics if d.code == code]
+
+
+REGRESSION = """
+    def model(X, y=None):
+        beta = numpyro.sample("beta", dist.Normal(jnp.zeros(X.shape[1]), 1.0))
+        numpyro.sample("y", dist.Normal(X @ beta, 1.0), obs=y)
+    MCMC(NUTS(model), num_warmup=10, num_samples=10)
+"""
+
+
+def test_batched_global_latent_under_nuts_is_pedantic_only():
+    assert found(REGRESSION, "NPL202") == []
+    [diagnostic] = found(REGRESSION, "NPL202", PEDANTIC)
+    assert diagnostic.pedantic and "Harmless under NUTS" in diagnostic.message
+    assert "subsampling" not in diagnostic.message
+
+
+def test_pedantic_is_selected_by_extend_select_in_pyproject_and_on_the_command_line(tmp_path):
+    settings = settings_from_mapping({"extend-select": ["pedantic"]})
+    assert settings.pedantic and found(REGRESSION, "NPL202", settings)
+    assert not settings_from_mapping({"extend-select": ["pedantic"], "ignore": ["pedantic"]}).pedantic
+    (tmp_path / "model.py").write_text(HEADER + textwrap.dedent(REGRESSION))
+    default = run_cli("check", "--isolated", "model.py", cwd=tmp_path).stdout.decode()
+    pedantic = run_cli("check", "--isolated", "--extend-select", "PEDANTIC", "model.py", cwd=tmp_path).stdout.decode()
+    assert "NPL202" not in default and "NPL202" in pedantic
+
+
+def test_batched_global_latent_in_an_enumerated_model_is_a_default_error():
+    [diagnostic] = found("""
+        def mixture(data, K=3):
+            locs = numpyro.sample("locs", dist.Normal(jnp.zeros(K), 10.0))
+            with numpyro.plate("data", len(data)):
+                z = numpyro.sample("z", dist.Categorical(jnp.ones(K) / K))
+                numpyro.sample("obs", dist.Normal(locs[z], 1.0), obs=data)
+        MCMC(NUTS(mixture), num_warmup=10, num_samples=10)
+    """, "NPL202")
+    assert diagnostic.severity == Severity.ERROR and not diagnostic.pedantic
+    assert "discrete latent site under NUTS" in diagnostic.message
+
+
+def test_enumeration_through_trace_enum_elbo_and_infer_discrete_predictive():
+    for run in ("SVI(model, guide, None, loss=TraceEnum_ELBO())",
+                "Predictive(model, num_samples=5, infer_discrete=True)"):
+        [diagnostic] = found(f"""
+            def model(K):
+                locs = numpyro.sample("locs", dist.Normal(0.0, 1.0).expand([K]))
+            def guide(K):
+                pass
+            {run}
+        """, "NPL202")
+        assert diagnostic.severity == Severity.ERROR, run
+
+
+def test_vector_of_different_parameters_gets_to_event_never_a_plate():
+    [diagnostic] = found("""
+        def model():
+            v_mu = numpyro.sample("v_mu", dist.Normal(0, jnp.array([4.0, 1.0])))
+    """, "NPL202", PEDANTIC)
+    assert "`.to_event(1)`" in diagnostic.message and "numpyro.plate" not in diagnostic.message
+
+
+def test_observed_site_smaller_than_its_data_is_default():
+    [diagnostic] = found("""
+        def model(y):
+            mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+            s = numpyro.param("s", 1.0)
+            numpyro.sample("y", dist.Normal(mu, s), obs=y)
+    """, "NPL201")
+    assert not diagnostic.pedantic and "`Predictive`" in diagnostic.message
+    assert "subsampling" not in diagnostic.message
+
+
+def test_observed_site_as_large_as_its_data_is_pedantic_unless_the_model_enumerates_or_subsamples():
+    assert found(REGRESSION, "NPL201") == []
+    assert found(REGRESSION, "NPL201", PEDANTIC)[0].pedantic
+    [enumerated] = found("""
+        def model(X, y=None):
+            z = numpyro.sample("z", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+            numpyro.sample("y", dist.Normal(X * z, 1.0), obs=y)
+    """, "NPL201")
+    assert enumerated.severity == Severity.ERROR
+    [subsampled] = found("""
+        def model(X, y=None):
+            with numpyro.plate("rows", 1000, subsample_size=100):
+                pass
+            numpyro.sample("y", dist.Normal(X, 1.0), obs=y)
+    """, "NPL201")
+    assert "rescale" in subsampled.message
+
+
+def test_a_submodel_of_an_enumerating_model_is_promoted_too():
+    [diagnostic] = found("""
+        def prior(K):
+            return numpyro.sample("w", dist.Normal(jnp.zeros(K), 1.0))
+        @numpyro.contrib.funsor.config_enumerate
+        def model(K, data):
+            w = prior(K)
+            with numpyro.plate("data", len(data)):
+                numpyro.sample("obs", dist.Normal(w.sum(), 1.0), obs=data)
+    """, "NPL202")
+    assert diagnostic.severity == Severity.ERROR
