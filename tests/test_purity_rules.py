@@ -313,3 +313,16 @@ def test_a_model_nobody_calls_in_its_file_keeps_its_model_rules():
             x = numpyro.sample("x", dist.Normal(0.0, 1.0))
             print("drew", x)
     """) == ["NPL102"]
+
+
+def test_a_function_that_seeds_its_own_sites_runs_them_eagerly():
+    assert codes("""
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro import handlers
+
+        def demo():
+            with handlers.seed(rng_seed=0):
+                x = numpyro.sample("x", dist.Normal(0.0, 1.0))
+            print("drew", float(x))
+    """) == []

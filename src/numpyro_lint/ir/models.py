@@ -119,8 +119,11 @@ def _eager(functions: list[FunctionIR], passed_to: dict[int, list], by_name, by_
     """Code that runs once, eagerly, with concrete values, so it is no model whatever it calls: module
     level (a notebook's `with handlers.seed(rng_seed=0): x = numpyro.sample(...)`), and plain functions
     that only eager code calls, directly, and that are never passed on (to NUTS, `seed`, `jit`...) nor
-    decorated. A function nobody calls stays a model: it is probably run elsewhere."""
-    eager = {index for index, function in enumerate(functions) if function.kind == "module"}
+    decorated, or whose every site sits in a `with handlers.seed(...)` block of its own. A function nobody
+    calls stays a model: it is probably run elsewhere."""
+    eager = {index for index, function in enumerate(functions) if function.kind == "module" or (
+        function.sites and index not in passed_to and not function.decorators
+        and all(_seeded_here(site.context.handlers) for site in function.sites))}
     callers: dict[int, set[int]] = {}
     for caller, function in enumerate(functions):
         for call in function.calls:
@@ -179,6 +182,10 @@ def _run_by(callees: list[str], functions: list[FunctionIR], by_name) -> frozens
             elif last.startswith("Auto") and is_model_entry(name):
                 found.add("SVI")
     return frozenset(found)
+
+
+def _seeded_here(handlers: tuple[tuple[str, object], ...]) -> bool:
+    return any(callee == "numpyro.handlers.seed" for callee, _ in handlers)
 
 
 def _outer_reparams(functions: list[FunctionIR], by_name, by_qualname,
