@@ -148,7 +148,7 @@ def regression(X, y):
                 assert site.obs is not None
                 name = site.name or site.name_expr.text
                 found = f"Observed site \"{name}\" gets {what} outside any plate and without `.to_event()`"
-                plate = f"`with numpyro.plate(\"data\", {site.obs.name}.shape[0]):`" if site.obs.name else "a plate"
+                plate = _plate_text(function, site.obs.name)
                 remedy = (f"Wrap it in {plate}, or add `.to_event(1)` if the values are one vector-valued "
                           "observation.")
                 if draws_one_value(function, site):
@@ -170,6 +170,16 @@ def regression(X, y):
                         f"{found}. The distribution is as large as the data, so NUTS, SVI and `Predictive` are "
                         "right; a plate declares that the observations are conditionally independent, which "
                         f"enumeration requires. {remedy}"), pedantic=True)
+
+
+def _plate_text(function: FunctionIR, observed: str | None) -> str:
+    """The plate to suggest: over `y.shape[0]`, unless `y` defaults to None (prior predictive runs)."""
+    if observed is None:
+        return "a plate"
+    if any(p.name == observed and p.default_text == "None" for p in function.params):
+        return (f"`with numpyro.plate(\"data\", N):` (`N` the number of observations, passed in: `{observed}` "
+                "is None in prior predictive runs)")
+    return f"`with numpyro.plate(\"data\", {observed}.shape[0]):`"
 
 
 def _array_data(function: FunctionIR, site: Site) -> str | None:
