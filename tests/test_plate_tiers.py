@@ -125,3 +125,36 @@ def test_a_submodel_of_an_enumerating_model_is_promoted_too():
                 numpyro.sample("obs", dist.Normal(w.sum(), 1.0), obs=data)
     """, "NPL202")
     assert diagnostic.severity == Severity.ERROR
+
+
+def test_extra_unplated_dimension_inside_a_plate_is_reported_by_default_also_through_a_caller():
+    diagnostics = found("""
+        def row(D):
+            return numpyro.sample("z", dist.Normal(jnp.zeros((3, D)), 1.0))
+        def model(N, D):
+            with numpyro.plate("rows", N):
+                row(D)
+                numpyro.sample("ok", dist.Normal(jnp.zeros(N), 1.0))
+                numpyro.sample("vec", dist.Normal(jnp.zeros((N, D)), 1.0).to_event(1))
+    """, "NPL206")
+    assert [(d.span.line - HEADER.count("\n"), d.pedantic) for d in diagnostics] == [(3, False)]
+    assert "Missing a plate statement" in diagnostics[0].message
+
+
+def test_learned_centering_on_a_batched_site_outside_a_plate_through_a_wrapper_and_a_with_block():
+    diagnostics = found("""
+        from numpyro.handlers import reparam
+        from numpyro.infer.reparam import LocScaleReparam
+
+        def model(K, tau):
+            numpyro.sample("theta", dist.Normal(jnp.zeros(K), tau))
+            with numpyro.plate("k", K):
+                numpyro.sample("eta", dist.Normal(0.0, tau))
+            with reparam(config={"phi": LocScaleReparam(None)}):
+                numpyro.sample("phi", dist.Normal(0.0, tau).expand([K]))
+
+        fitted = reparam(model, config={"theta": LocScaleReparam(), "eta": LocScaleReparam()})
+        MCMC(NUTS(fitted), num_warmup=10, num_samples=10)
+    """, "NPL502")
+    assert [d.span.line - HEADER.count("\n") for d in diagnostics] == [6, 10]
+    assert "`theta_centered` is one value shared by every element" in diagnostics[0].message

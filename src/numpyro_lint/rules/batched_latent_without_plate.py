@@ -112,7 +112,7 @@ def mixture(data, K=3):
             for site in function.sites:
                 if not site.is_latent or site.distribution is None or plates_around(function, site):
                     continue
-                batched = _batched_part(function, site.distribution)
+                batched = batched_part(function, site.distribution)
                 if batched is None:
                     continue
                 span, text = batched
@@ -150,7 +150,7 @@ def _different_values(function: FunctionIR, distribution: Distribution) -> bool:
     return False
 
 
-def _batched_part(function: FunctionIR, distribution: Distribution) -> tuple[Span, str] | None:
+def batched_part(function: FunctionIR, distribution: Distribution) -> tuple[Span, str] | None:
     """The expression that makes this distribution batched (span, text), or None."""
     if distribution.name == "Independent" or distribution.has_chain("to_event"):
         return None
