@@ -158,3 +158,14 @@ def test_learned_centering_on_a_batched_site_outside_a_plate_through_a_wrapper_a
     """, "NPL502")
     assert [d.span.line - HEADER.count("\n") for d in diagnostics] == [6, 10]
     assert "`theta_centered` is one value shared by every element" in diagnostics[0].message
+
+
+def test_outputs_say_which_findings_are_pedantic(tmp_path):
+    import json
+
+    (tmp_path / "model.py").write_text(HEADER + textwrap.dedent(REGRESSION))
+    text = run_cli("check", "--isolated", "--extend-select", "pedantic", "model.py", cwd=tmp_path).stdout.decode()
+    assert "NPL202 (pedantic) " in text
+    report = json.loads(run_cli("check", "--isolated", "--extend-select", "pedantic", "--output-format", "json",
+                                "model.py", cwd=tmp_path).stdout)
+    assert {item["code"]: item["tier"] for item in report}["NPL202"] == "pedantic"
