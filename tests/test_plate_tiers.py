@@ -23,7 +23,7 @@ PEDANTIC = Settings(select=("NPL", "pedantic"))
 
 def found(body: str, code: str, settings: Settings = Settings()):
     text = HEADER + textwrap.dedent(body)
-    return [d for d in lint_text(text, settings=settings).diagnostics if d.code == code]
+    return [d for d in lint_text(text, settings=settings).diagnostics if d.code.startswith(code)]
 
 
 REGRESSION = """
@@ -169,3 +169,13 @@ def test_outputs_say_which_findings_are_pedantic(tmp_path):
     report = json.loads(run_cli("check", "--isolated", "--extend-select", "pedantic", "--output-format", "json",
                                 "model.py", cwd=tmp_path).stdout)
     assert {item["code"]: item["tier"] for item in report}["NPL202"] == "pedantic"
+
+
+def test_eager_cells_get_no_plate_findings():
+    assert found("""
+        from numpyro import handlers
+        with handlers.seed(rng_seed=0):
+            w = numpyro.sample("w", dist.Normal(jnp.zeros(3), 1.0))
+            mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+            numpyro.sample("y", dist.Normal(mu, 1.0), obs=jnp.ones(5))
+    """, "NPL2", PEDANTIC) == []

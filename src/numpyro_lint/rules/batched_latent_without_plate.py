@@ -7,7 +7,7 @@ from numpyro_lint.diagnostic import Diagnostic, Severity, Span
 from numpyro_lint.ir.distributions import LAST_DIM_PARAMS, SCALAR_EVENT
 from numpyro_lint.ir.model import Distribution, Expr, FunctionIR
 from numpyro_lint.ir.plates import call_at, plates_around
-from numpyro_lint.rules.base import Rule
+from numpyro_lint.rules.base import Rule, models
 
 #: Array constructors whose first argument (or `shape=`) is the shape they make.
 SHAPED_CONSTRUCTORS = frozenset({
@@ -108,7 +108,7 @@ def mixture(data, K=3):
     ]
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
-        for function in module.functions:
+        for function in models(module):
             for site in function.sites:
                 if not site.is_latent or site.distribution is None or plates_around(function, site):
                     continue

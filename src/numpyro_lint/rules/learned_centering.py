@@ -5,7 +5,7 @@ from typing import Iterator
 from numpyro_lint.diagnostic import Diagnostic
 from numpyro_lint.ir.model import FunctionIR, ReparamConfig, Site
 from numpyro_lint.ir.plates import plates_around
-from numpyro_lint.rules.base import Rule
+from numpyro_lint.rules.base import Rule, models
 from numpyro_lint.rules.batched_latent_without_plate import batched_part
 
 
@@ -79,7 +79,7 @@ def model(K, tau):
     ]
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
-        for function in module.functions:
+        for function in models(module):
             for site in function.sites:
                 if not site.is_latent or site.distribution is None or plates_around(function, site):
                     continue

@@ -135,8 +135,8 @@ def regression(X, y):
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
         for index, function in enumerate(module.functions):
-            if not function.sites:
-                continue
+            if not function.sites or not function.is_model:
+                continue  # eager code (a notebook's `with handlers.seed(...)` cell) is no model
             for site in function.sites:
                 if not site.is_observed or plates_around(function, site) or not _batch_only(site.distribution):
                     continue

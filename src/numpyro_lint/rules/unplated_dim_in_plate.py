@@ -7,7 +7,7 @@ from numpyro_lint.diagnostic import Diagnostic, Span
 from numpyro_lint.ir.distributions import LAST_DIM_PARAMS, SCALAR_EVENT
 from numpyro_lint.ir.model import Distribution, FunctionIR
 from numpyro_lint.ir.plates import call_at, plates_around
-from numpyro_lint.rules.base import Rule
+from numpyro_lint.rules.base import Rule, models
 from numpyro_lint.rules.batched_latent_without_plate import SHAPED_CONSTRUCTORS
 
 
@@ -78,7 +78,7 @@ def model(N, D):
     ]
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
-        for function in module.functions:
+        for function in models(module):
             for site in function.sites:
                 plates = plates_around(function, site)
                 distribution = site.distribution
