@@ -449,3 +449,16 @@ svi = SVI(schools, guide, None, Trace_ELBO())
     assert _npl501(source) == []
     [diagnostic] = _npl501(source, pedantic=True)
     assert "NUTS" not in diagnostic.message and "SVI" in diagnostic.message
+
+
+def test_a_helper_parameter_named_like_the_model_does_not_fit_the_model_unwrapped():
+    source = WRAPPED_HEADER + """
+noncentered = handlers.reparam(schools, config={"theta": LocScaleReparam(0)})
+
+def fit(schools, key):
+    mcmc = MCMC(NUTS(schools), num_warmup=10, num_samples=10)
+    mcmc.run(key)
+
+fit(noncentered, 0)
+"""
+    assert _npl501(source) == []

@@ -59,7 +59,7 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
     reasons: dict[int, str] = {}
     passed_to: dict[int, list[tuple[str, object]]] = {}
     guides: set[int] = set()
-    #: Calls a function is given to as it is, not wrapped in a handler (`NUTS(model)`, not
+    #: Calls a function is given to as it is, by name, not wrapped in a handler (`NUTS(model)`, not
     #: `NUTS(reparam(model, ...))`).
     fitted_as_is: dict[int, list[str]] = {}
     for index, function in enumerate(functions):
@@ -84,7 +84,8 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
                     positional += 1
                 if ref is None:
                     continue
-                wrapped = _handler_call(function, argument.expr.span)
+                # `NUTS(model)` in `def fit(model)` fits whatever `fit` is given, not a function named `model`.
+                wrapped = _handler_call(function, argument.expr.span) or any(p.name == ref for p in function.params)
                 for target in _resolve(ref, function, functions, by_name, by_qualname):
                     passed_to.setdefault(target, []).append((call.callee, call.span))
                     if not wrapped:
