@@ -179,3 +179,15 @@ def test_eager_cells_get_no_plate_findings():
             mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
             numpyro.sample("y", dist.Normal(mu, 1.0), obs=jnp.ones(5))
     """, "NPL2", PEDANTIC) == []
+
+
+def test_discrete_sites_updated_by_gibbs_are_not_enumerated():
+    for run in ("MCMC(DiscreteHMCGibbs(NUTS(model)), num_warmup=10, num_samples=10)",
+                "kernel = NUTS(model)\n        MCMC(DiscreteHMCGibbs(kernel), num_warmup=10, num_samples=10)"):
+        assert found(f"""
+        from numpyro.infer import DiscreteHMCGibbs
+        def model(K):
+            w = numpyro.sample("w", dist.Normal(jnp.zeros(K), 1.0))
+            z = numpyro.sample("z", dist.Bernoulli(0.5))
+        {run}
+        """, "NPL202") == [], run

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from numpyro_lint.ir.distributions import DISCRETE
 from numpyro_lint.ir.model import FunctionIR
-from numpyro_lint.ir.models import SAMPLERS, calls_of, index_functions, resolve_function_refs
+from numpyro_lint.ir.models import GIBBS, SAMPLERS, calls_of, index_functions, resolve_function_refs
 
 #: Wrappers that enumerate the model they are given, by last name.
 ENUMERATING_WRAPPERS = frozenset({"config_enumerate", "infer_discrete"})
@@ -50,10 +50,11 @@ def _own_enumeration(function: FunctionIR, run_by: frozenset[str]) -> str | None
         last = name.rsplit(".", 1)[-1]
         if last in ENUMERATING_WRAPPERS:
             return f"`{last}`"
-    if run_by & SAMPLERS and any(
+    enumerating = run_by & (SAMPLERS - GIBBS)
+    if enumerating and any(
             site.is_latent and site.distribution is not None and site.distribution.name in DISCRETE
             for site in function.sites):
-        return "a discrete latent site under " + "/".join(sorted(run_by & SAMPLERS))
+        return "a discrete latent site under " + "/".join(sorted(enumerating))
     return None
 
 

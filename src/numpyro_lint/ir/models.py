@@ -24,6 +24,9 @@ MODEL_KEYWORDS = frozenset({"model", "guide", "fn"})
 #: Samplers: they run the model they are given (NumPyro enumerates its discrete latent sites).
 SAMPLERS = frozenset({"NUTS", "HMC", "SA", "BarkerMH", "HMCECS", "AIES", "ESS", "MixedHMC", "DiscreteHMCGibbs",
                       "HMCGibbs"})
+#: Kernels that update a model's discrete sites by Gibbs steps around an inner HMC/NUTS kernel (which
+#: then does not enumerate them).
+GIBBS = frozenset({"DiscreteHMCGibbs", "MixedHMC", "HMCGibbs"})
 #: Entry points that fit the model they are given (by last name): samplers, SVI and autoguides, SteinVI.
 FITTERS = SAMPLERS | {"SVI", "SteinVI"}
 
@@ -69,6 +72,7 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
             if call.callee in PRIMITIVES:
                 reasons.setdefault(index, f"calls {call.callee}")
     for function in functions:
+        gibbs_inner = _gibbs_inner_kernels(function)
         for call in function.calls:
             entry = is_model_entry(call.callee)
             positions = _model_positions(call.callee) if entry else ()
@@ -89,7 +93,9 @@ def mark_models(functions: list[FunctionIR]) -> list[FunctionIR]:
                 for target in _resolve(ref, function, functions, by_name, by_qualname):
                     passed_to.setdefault(target, []).append((call.callee, call.span))
                     if not wrapped:
-                        fitted_as_is.setdefault(target, []).append(call.callee)
+                        inner = call.span in gibbs_inner or (call.bound_to is not None and call.bound_to in gibbs_inner)
+                        fitted_as_is.setdefault(target, []).append("numpyro.infer.DiscreteHMCGibbs" if inner
+                                                                   else call.callee)
                     if is_guide_slot:
                         guides.add(target)
                     if is_model_slot:
@@ -160,6 +166,19 @@ def _conditioned(functions: list[FunctionIR], by_name, by_qualname,
                     continue
                 names = set(re.findall(r"""["'](\w+)["']\s*:""", data.text)) if data.text.startswith("{") else {"*"}
                 found.setdefault(target, set()).update(names or {"*"})
+    return found
+
+
+def _gibbs_inner_kernels(function: FunctionIR) -> set:
+    """Spans and names of the kernels a function gives to a Gibbs kernel (`DiscreteHMCGibbs(NUTS(model))`,
+    `DiscreteHMCGibbs(kernel)`)."""
+    found: set = set()
+    for call in function.calls:
+        if call.callee.rsplit(".", 1)[-1] in GIBBS:
+            for argument in call.args:
+                found.add(argument.expr.span)
+                if argument.expr.name:
+                    found.add(argument.expr.name)
     return found
 
 
