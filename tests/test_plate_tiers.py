@@ -191,3 +191,8 @@ def test_discrete_sites_updated_by_gibbs_are_not_enumerated():
             z = numpyro.sample("z", dist.Bernoulli(0.5))
         {run}
         """, "NPL202") == [], run
+
+
+def test_all_selects_every_rule_but_not_the_pedantic_tier():
+    assert found(REGRESSION, "NPL202", Settings(select=("ALL",))) == []
+    assert found(REGRESSION, "NPL202", Settings(select=("ALL", "pedantic")))
