@@ -351,3 +351,114 @@ def test_a_helper_called_inside_a_plate_is_in_that_plate():
                 funnel()
     """)
     assert diagnostic.span.line - OFFSET == 3 and "in plate `replicates`" in diagnostic.message
+
+
+# Issue 14: wrappers cover only the runs that use them; groups from array-valued arguments; SVI wording.
+WRAPPED_HEADER = """\
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from numpyro import handlers
+from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
+from numpyro.infer.autoguide import AutoNormal
+from numpyro.infer.reparam import LocScaleReparam
+
+def schools(J, sigma, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0, 5))
+    tau = numpyro.sample("tau", dist.HalfCauchy(5))
+    with numpyro.plate("J", J):
+        theta = numpyro.sample("theta", dist.Normal(mu, tau))
+        numpyro.sample("obs", dist.Normal(theta, sigma), obs=y)
+"""
+
+
+def _npl501(source: str, pedantic: bool = False):
+    from numpyro_lint.config import Settings
+    from numpyro_lint.linter import lint_text
+
+    settings = Settings(select=("NPL", "pedantic")) if pedantic else Settings()
+    return [d for d in lint_text(source, settings=settings).diagnostics if d.code == "NPL501"]
+
+
+def test_reparam_wrapper_covers_the_model_only_when_every_fit_uses_it():
+    wrapped_only = WRAPPED_HEADER + """
+noncentered = handlers.reparam(schools, config={"theta": LocScaleReparam(0)})
+MCMC(NUTS(noncentered), num_warmup=10, num_samples=10)
+"""
+    assert _npl501(wrapped_only) == []
+    both = wrapped_only + "MCMC(NUTS(schools), num_warmup=10, num_samples=10)\n"
+    assert [d.span.line for d in _npl501(both)] == [13]
+
+
+def test_the_unwrapped_model_given_to_nuts_through_a_helper_is_flagged():
+    source = WRAPPED_HEADER + """
+noncentered = handlers.reparam(schools, config={"theta": LocScaleReparam(0)})
+
+def fit(fn, key):
+    mcmc = MCMC(NUTS(fn), num_warmup=10, num_samples=10)
+    mcmc.run(key)
+    return mcmc
+
+fit(schools, 0)
+fit(noncentered, 1)
+"""
+    assert [d.span.line for d in _npl501(source)] == [13]
+
+
+def test_sites_observed_by_a_condition_wrapper_are_not_latents():
+    source = WRAPPED_HEADER + """
+def regression(x):
+    sigma = numpyro.sample("sigma", dist.HalfNormal(1.0))
+    with numpyro.plate("data", len(x)):
+        numpyro.sample("y", dist.Normal(x, sigma))
+
+conditioned = handlers.condition(regression, data={"y": jnp.ones(3)})
+MCMC(NUTS(conditioned), num_warmup=10, num_samples=10)
+MCMC(NUTS(schools), num_warmup=10, num_samples=10)
+"""
+    assert [d.span.line for d in _npl501(source)] == [13]
+
+
+def test_groups_from_array_valued_arguments():
+    source = """\
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+
+def funnel(dim=10):
+    y = numpyro.sample("y", dist.Normal(0, 3))
+    numpyro.sample("x", dist.Normal(jnp.zeros(dim - 1), jnp.exp(y / 2)))
+
+def horseshoe(D):
+    tau = numpyro.sample("tau", dist.HalfCauchy(1.0))
+    lambdas = numpyro.sample("lambdas", dist.HalfCauchy(jnp.ones(D)))
+    numpyro.sample("betas", dist.Normal(0, tau * lambdas))
+
+def scalar(n):
+    s = numpyro.sample("s", dist.HalfNormal(1.0))
+    numpyro.sample("one", dist.Normal(0.0, s))
+"""
+    assert [d.span.line for d in _npl501(source)] == [7, 12]
+
+
+def test_svi_only_models_are_pedantic_and_the_message_does_not_talk_about_nuts():
+    source = WRAPPED_HEADER + """
+guide = AutoNormal(schools)
+svi = SVI(schools, guide, None, Trace_ELBO())
+"""
+    assert _npl501(source) == []
+    [diagnostic] = _npl501(source, pedantic=True)
+    assert "NUTS" not in diagnostic.message and "SVI" in diagnostic.message
+
+
+def test_a_helper_parameter_named_like_the_model_does_not_fit_the_model_unwrapped():
+    source = WRAPPED_HEADER + """
+noncentered = handlers.reparam(schools, config={"theta": LocScaleReparam(0)})
+
+def fit(schools, key):
+    mcmc = MCMC(NUTS(schools), num_warmup=10, num_samples=10)
+    mcmc.run(key)
+
+fit(noncentered, 0)
+"""
+    assert _npl501(source) == []

@@ -21,7 +21,7 @@ MODEL = textwrap.dedent("""\
         tau = numpyro.sample("tau", dist.HalfNormal(1))
         print(tau)
         x[0] = tau
-        numpyro.sample("y", dist.Normal(x, tau), obs=y)
+        numpyro.sample("y", dist.Normal(tau, 1.0), obs=y)
 """)
 
 

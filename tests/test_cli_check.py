@@ -8,6 +8,8 @@ from pathlib import Path
 
 from conftest import run_cli
 
+from numpyro_lint.config import Settings
+
 BAD_MODEL = textwrap.dedent("""\
     import numpyro
     import numpyro.distributions as dist
@@ -173,11 +175,12 @@ def test_text_output_marks_every_safe_fix_though_it_computes_only_those():
     from numpyro_lint.linter import lint_text
 
     examples = Path(__file__).resolve().parents[1] / "examples"
-    result = run_cli("check", "--isolated", ".", cwd=examples)
+    result = run_cli("check", "--isolated", "--extend-select", "pedantic", ".", cwd=examples)
     marked = {line.split(" ")[0] for line in result.stdout.decode().splitlines() if " [*] " in line}
     expected = set()
+    every_tier = Settings(select=("NPL", "pedantic"))
     for path in sorted(examples.glob("*.py")):
-        for diagnostic in lint_text(path.read_text(encoding="utf-8"), path.name).diagnostics:
+        for diagnostic in lint_text(path.read_text(encoding="utf-8"), path.name, every_tier).diagnostics:
             if diagnostic.fix is not None and diagnostic.fix.applicability.value == "safe":
                 expected.add(f"{path.name}:{diagnostic.span.line}:{diagnostic.span.col + 1}:")
     assert marked == expected and len(expected) >= 3

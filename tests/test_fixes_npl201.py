@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from fix_helpers import dedent, fixed, offered
+from functools import partial
+
+import fix_helpers
+from fix_helpers import dedent
+from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Applicability
+
+# The fix is the same in either tier; most sites here are pedantic (the distribution is as large as the data).
+EVERY_TIER = Settings(select=("NPL", "pedantic"))
+fixed = partial(fix_helpers.fixed, settings=EVERY_TIER)
+offered = partial(fix_helpers.offered, settings=EVERY_TIER)
 
 
 def test_the_size_comes_from_a_data_argument_the_distribution_depends_on():
@@ -136,3 +145,31 @@ def test_a_multi_line_site_moves_in_whole_and_its_string_lines_stay_as_written()
                     obs=y,
                 )
     ''')
+
+
+def test_data_with_a_column_per_parameter_gets_the_plate_on_the_dimension_left_of_it():
+    source = """\
+        import numpyro
+        import numpyro.distributions as dist
+
+        def model(X, y=None):
+            W = numpyro.sample("W", dist.Normal(0, 1).expand([3, 2]).to_event(2))
+            sigma = numpyro.sample("sigma", dist.HalfNormal(1).expand([2]))
+            numpyro.sample("y", dist.Normal(X @ W, sigma), obs=y)
+    """
+    assert 'with numpyro.plate("y_data", X.shape[0], dim=-2):' in fixed(source, "NPL201")
+
+
+def test_a_size_argument_is_used_when_the_observed_argument_defaults_to_none():
+    source = """\
+        import numpyro
+        import numpyro.distributions as dist
+
+        def model(N, y=None):
+            mu = numpyro.sample("mu", dist.Normal(0, 1))
+            numpyro.sample("y", dist.Normal(mu, 1), obs=y)
+            numpyro.sample("first", dist.Normal(mu, 1), obs=y[:, 0])
+    """
+    assert 'with numpyro.plate("y_data", N):' in fixed(source, "NPL201", line=6)
+    assert 'with numpyro.plate("first_data", N):' in fixed(source, "NPL201", line=7)
+    assert offered(source, "NPL201", line=7)[0].applicability == Applicability.UNSAFE

@@ -6,9 +6,18 @@ from __future__ import annotations
 
 import textwrap
 
-from conftest import codes, codes_by_line
+from functools import partial
 
+import conftest
+
+from numpyro_lint.config import Settings
 from numpyro_lint.linter import lint_text
+
+# Where a site sits relative to plates is what these tests are about, whatever the finding's tier: they
+# look at every finding (the pedantic tier included). test_plate_tiers.py checks the tiers.
+EVERY_TIER = ("NPL", "pedantic")
+codes = partial(conftest.codes, select=EVERY_TIER)
+codes_by_line = partial(conftest.codes_by_line, select=EVERY_TIER)
 
 HEADER = """\
 import jax
@@ -26,7 +35,8 @@ def plate_codes(body: str) -> list[tuple[int, str]]:
 
 
 def diagnostics(body: str, code: str):
-    return [d for d in lint_text(HEADER + textwrap.dedent(body)).diagnostics if d.code == code]
+    return [d for d in lint_text(HEADER + textwrap.dedent(body), settings=Settings(select=EVERY_TIER)).diagnostics
+            if d.code == code]
 
 
 # NPL201 obs-without-plate

@@ -258,3 +258,71 @@ def test_noqa_suppresses_all_or_listed_codes():
             if x > 0: print(x)  # noqa: NPL104
     """
     assert codes_by_line(source) == [(8, "NPL102"), (9, "NPL102")]
+
+
+def test_eager_module_level_code_under_seed_is_no_model():
+    # A notebook cell: values are concrete here, so print, assert and if are what the user wants.
+    assert codes("""
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro import handlers
+
+        with handlers.seed(rng_seed=0):
+            x = numpyro.sample("x", dist.Normal(0.0, 1.0))
+            print("x =", x)
+            assert jnp.isfinite(x)
+            if x > 0:
+                print(float(x))
+        with handlers.trace() as tr:
+            handlers.seed(lambda: numpyro.sample("z", dist.Normal(0, 1)), rng_seed=1)()
+        print(tr["z"]["value"].item())
+    """) == []
+
+
+def test_a_function_only_called_eagerly_is_no_model_but_one_also_run_by_nuts_is():
+    source = """
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro import handlers
+        from numpyro.infer import MCMC, NUTS
+
+        def draw_once():
+            x = numpyro.sample("x", dist.Normal(0.0, 1.0))
+            print("drew", x)
+            return x
+
+        def model():
+            x = numpyro.sample("x", dist.Normal(0.0, 1.0))
+            print("drew", x)
+
+        with handlers.seed(rng_seed=0):
+            draw_once()
+            model()
+        MCMC(NUTS(model), num_warmup=10, num_samples=10)
+    """
+    assert codes_by_line(source) == [(14, "NPL102")]
+
+
+def test_a_model_nobody_calls_in_its_file_keeps_its_model_rules():
+    assert codes("""
+        import numpyro
+        import numpyro.distributions as dist
+
+        def model():
+            x = numpyro.sample("x", dist.Normal(0.0, 1.0))
+            print("drew", x)
+    """) == ["NPL102"]
+
+
+def test_a_function_that_seeds_its_own_sites_runs_them_eagerly():
+    assert codes("""
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro import handlers
+
+        def demo():
+            with handlers.seed(rng_seed=0):
+                x = numpyro.sample("x", dist.Normal(0.0, 1.0))
+            print("drew", float(x))
+    """) == []

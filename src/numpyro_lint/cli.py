@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from numpyro_lint import __version__
-from numpyro_lint.codes import is_known_selector
+from numpyro_lint.codes import is_known_selector, normalize_selector
 from numpyro_lint.config import ConfigError, Settings, find_pyproject, load_pyproject
 from numpyro_lint.files import Document, UnreadableFile, discover, document_from_bytes, read_document
 from numpyro_lint.report import FORMATS, FileReport, format_github, format_json, format_sarif, format_text
@@ -28,13 +28,13 @@ def _codes(value: str) -> tuple[str, ...]:
     for code in codes:
         if not is_known_selector(code):
             raise argparse.ArgumentTypeError(f"unknown rule code {code!r}")
-    return codes
+    return tuple(normalize_selector(code) for code in codes)
 
 
 def _add_lint_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
     parser.add_argument("--output-format", choices=FORMATS, default="text")
-    parser.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to enable")
+    parser.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to enable; `pedantic` adds the pedantic tier")
     parser.add_argument("--extend-select", type=_codes, help="codes to enable on top of the configured ones")
     parser.add_argument("--ignore", type=_codes, help="comma-separated codes or prefixes to disable")
     parser.add_argument("--config", type=Path, help="a pyproject.toml to read instead of the nearest one")

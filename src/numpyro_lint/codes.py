@@ -15,6 +15,7 @@ RULE_NAMES: dict[str, str] = {
     "NPL203": "sites-in-python-loop",
     "NPL204": "primitive-in-jax-control-flow",
     "NPL205": "duplicate-site-name",
+    "NPL206": "unplated-dim-in-plate",
     "NPL301": "key-reuse",
     "NPL302": "constant-seed-in-repeated-scope",
     "NPL303": "key-used-after-split",
@@ -23,6 +24,7 @@ RULE_NAMES: dict[str, str] = {
     "NPL403": "improper-prior",
     "NPL404": "support-mismatch",
     "NPL501": "centered-hierarchy",
+    "NPL502": "learned-centering-outside-plate",
     "NPL900": "smoke-no-arguments",
     "NPL901": "smoke-divergences",
     "NPL902": "smoke-non-finite",
@@ -34,8 +36,17 @@ RULE_NAMES: dict[str, str] = {
 }
 
 
+#: The selector that opts into the pedantic tier: findings that are true but usually harmless.
+PEDANTIC = "pedantic"
+
+
 def is_known_selector(selector: str) -> bool:
-    """`ALL`, a full code, or a prefix of at least one code (`NPL`, `NPL1`, `NPL50`)."""
-    return selector == "ALL" or (
+    """`ALL`, `pedantic` (any case), a full code, or a prefix of at least one code (`NPL`, `NPL1`, `NPL50`)."""
+    return selector == "ALL" or selector.lower() == PEDANTIC or (
         selector.startswith("NPL") and any(code.startswith(selector) for code in RULE_NAMES)
     )
+
+
+def normalize_selector(selector: str) -> str:
+    """`PEDANTIC` (the CLI upper-cases codes) -> `pedantic`; codes as they are."""
+    return PEDANTIC if selector.lower() == PEDANTIC else selector

@@ -13,7 +13,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from numpyro_lint.codes import is_known_selector
+from numpyro_lint.codes import PEDANTIC, is_known_selector, normalize_selector
 
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
@@ -61,6 +61,11 @@ class Settings:
     gamma_replacement: tuple[float, float] = (2.0, 0.1)
     debounce_ms: int = 150
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
+
+    @property
+    def pedantic(self) -> bool:
+        """Whether the pedantic tier is selected (`select = ["NPL", "pedantic"]` or `extend-select`)."""
+        return PEDANTIC in self.select and PEDANTIC not in self.ignore
 
     def is_enabled(self, code: str, path: str | None = None) -> bool:
         if not _matches_any(code, self.select) or _matches_any(code, self.ignore):
@@ -128,6 +133,7 @@ def _convert(key: str, kind: str, value: Any) -> Any:
             for item in value:
                 if not is_known_selector(item):
                     raise ConfigError(f"unknown rule code {item!r} in `{key}`")
+            return tuple(normalize_selector(item) for item in value)
         return tuple(value)
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:

@@ -61,6 +61,8 @@ class Diagnostic:
     related: tuple[RelatedLocation, ...] = field(default=())
     #: "disable for this line" and other secondary fixes; the primary fix is `fix`.
     alternatives: tuple[Fix, ...] = field(default=())
+    #: In the opt-in pedantic tier (true but usually harmless); shown only when `pedantic` is selected.
+    pedantic: bool = False
 
     @property
     def url(self) -> str:

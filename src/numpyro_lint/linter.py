@@ -31,7 +31,7 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
             continue
         if not settings.is_enabled(rule.code, path):
             continue
-        diagnostics.extend(rule.check(module, settings))
+        diagnostics.extend(d for d in rule.check(module, settings) if settings.pedantic or not d.pedantic)
     diagnostics = [d for d in diagnostics if not is_suppressed(d, module)]
     diagnostics.sort(key=lambda d: (d.span.line, d.span.col, d.code))
     diagnostics = _deduplicate(diagnostics)

@@ -50,7 +50,8 @@ def format_text(reports: Sequence[FileReport], errors: Sequence[tuple[str, str]]
     for document, diagnostic in diagnostics:
         mark = " [*]" if diagnostic.fix is not None and diagnostic.fix.applicability.value == "safe" else ""
         lines.append(
-            f"{document.path}:{_position_text(document, diagnostic.span)}: {diagnostic.code}{mark} "
+            f"{document.path}:{_position_text(document, diagnostic.span)}: {diagnostic.code}{mark}"
+            f"{' (pedantic)' if diagnostic.pedantic else ''} "
             f"{diagnostic.message}"
         )
     total = len(diagnostics)
@@ -92,6 +93,7 @@ def diagnostic_json(document: Document, diagnostic: Diagnostic) -> dict:
         "fix": _fix_json(document, diagnostic.fix),
         "url": diagnostic.url,
         "severity": diagnostic.severity.value,
+        "tier": "pedantic" if diagnostic.pedantic else "default",
         "noqa_row": document.cell_position(diagnostic.span.line)[1],
         "cell": cell,
         "related": [

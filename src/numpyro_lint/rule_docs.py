@@ -26,9 +26,20 @@ def rule_markdown(code: str) -> str:
         "",
         f"Fix: {rule.fix_safety if rule.fix_safety != 'none' else 'none'}.",
         "",
+        tier_line(rule),
+        "",
         doc,
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def tier_line(rule) -> str:
+    """`Tier: default.` or `Tier: pedantic (...)`, and when findings move between tiers."""
+    if rule.tier == "pedantic":
+        line = 'Tier: pedantic (opt-in: `select = ["NPL", "pedantic"]` or `extend-select = ["pedantic"]`)'
+    else:
+        line = "Tier: default"
+    return f"{line}; {rule.escalation}." if rule.escalation else f"{line}."
 
 
 def _smoke_doc(code: str) -> str:
@@ -43,14 +54,21 @@ def index_markdown() -> str:
     lines = [
         "# numpyro-lint rules",
         "",
-        "| code | name | what it reports | fix |",
-        "| --- | --- | --- | --- |",
+        "Rules in the *default* tier are reported unless ignored. Findings in the *pedantic* tier are true but",
+        "usually harmless, and are reported only when `pedantic` is selected: `select = [\"NPL\", \"pedantic\"]`",
+        "or `extend-select = [\"pedantic\"]` in `[tool.numpyro-lint]`, or `--extend-select pedantic`. Some rules",
+        "move a finding between tiers; each page says when.",
+        "",
+        "| code | name | what it reports | tier | fix |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for code, name in RULE_NAMES.items():
         rule = RULES_BY_CODE.get(code)
         summary = rule.summary if rule else "smoke-run finding"
         fix = rule.fix_safety if rule else "none"
-        lines.append(f"| [{code}]({code}.md) | {name} | {summary} | {fix} |")
+        tier = (rule.tier + ("*" if rule.escalation else "")) if rule else "smoke"
+        lines.append(f"| [{code}]({code}.md) | {name} | {summary} | {tier} | {fix} |")
+    lines += ["", "\\* some findings move to the other tier; see the rule's page."]
     return "\n".join(lines) + "\n"
 
 

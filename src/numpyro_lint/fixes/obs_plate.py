@@ -17,6 +17,7 @@ from numpyro_lint.fixes.imports import import_name
 from numpyro_lint.fixes.region import enclosing_region, simple_statement, wrap_in_with
 from numpyro_lint.fixes.sites import site_with_obs_at, text_at
 from numpyro_lint.ir.model import NO_DEPS, Deps, FunctionIR, ModuleIR, Site
+from numpyro_lint.ir.plates import draws_one_value
 
 #: Calls whose argument is a size, not data: `range(n)`, `jnp.zeros(K)`.
 SIZE_CALLS = frozenset({
@@ -41,7 +42,9 @@ def fix(diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> Fix | N
         return None
     plate, import_edits = import_name(module, "numpyro.plate")
     plate_name = _plate_name(module, site.name)
-    header = f'{plate}("{plate_name}", {size})'
+    trailing = _trailing_dims(function, site)
+    dim = f", dim={-1 - trailing}" if trailing else ""
+    header = f'{plate}("{plate_name}", {size}{dim})'
     edit = wrap_in_with(region, statement, header)
     return Fix(f"Wrap `{site.name}` in `{header}`", applicability, (edit, *import_edits))
 
@@ -53,16 +56,65 @@ def _size(module: ModuleIR, function: FunctionIR, site: Site) -> tuple[str, Appl
         items = _literal_length(obs.text)
         return (str(items), Applicability.SAFE) if items is not None else None
     sliced = re.fullmatch(r"(\w+)\[\s*:\s*,.*\]", obs.text, re.S)
-    if sliced and _is_parameter(function, sliced.group(1)):
+    if sliced and _is_parameter(function, sliced.group(1)) and not _defaults_to_none(function, sliced.group(1)):
         return f"{sliced.group(1)}.shape[0]", Applicability.SAFE
-    if obs.name is None:
+    if obs.name is None and not sliced:
         return None  # `y[:n]`, `jnp.asarray(...)`: which size is the author's to say
     argument = _data_argument(module, function, site)
     if argument is not None:
         return f"{argument}.shape[0]", Applicability.SAFE
-    if _is_parameter(function, obs.name) and _scalar_batch(function, site):
+    observed = obs.name or (sliced.group(1) if sliced else None)
+    count = _count_argument(function, site)
+    if count is not None and observed is not None and _defaults_to_none(function, observed):
+        return count, Applicability.UNSAFE  # `N`: the author's number of observations, never None
+    if obs.name is not None and _is_parameter(function, obs.name) and draws_one_value(function, site):
         return f"len({obs.name}) if {obs.name} is not None else 1", Applicability.UNSAFE
     return None
+
+
+#: Parameter names that say "the number of observations".
+COUNT_NAMES = re.compile(r"N|n|n_obs|num_obs|n_data|num_data|n_observations|num_observations|n_points|num_points")
+
+
+def _count_argument(function: FunctionIR, site: Site) -> str | None:
+    """The model's argument that counts the observations (`N`, `num_obs`), when it has exactly one and
+    the distribution does not use it (a size it depends on is a batch dimension of its parameters)."""
+    used = set()
+    assert site.distribution is not None
+    for _, expr in site.distribution.params:
+        used |= expr.deps.args
+    names = [p.name for p in function.params if COUNT_NAMES.fullmatch(p.name) and p.name not in used
+             and _is_parameter(function, p.name)]
+    return names[0] if len(names) == 1 else None
+
+
+def _defaults_to_none(function: FunctionIR, name: str) -> bool:
+    return any(p.name == name and p.default_text == "None" for p in function.params)
+
+
+def _trailing_dims(function: FunctionIR, site: Site) -> int:
+    """How many dimensions of the data the distribution's parameters already batch on the right: a
+    parameter that is the value of a latent site batched by `.expand([K])` or `jnp.zeros(K)` outside
+    every plate (`sigma` of shape (2,) for data of shape (N, 2)). The plate over the rows goes left of
+    them."""
+    assert site.distribution is not None
+    trailing = 0
+    for _, expr in site.distribution.params:
+        if expr.site_value is None or expr.text != expr.name:
+            continue
+        parent = function.sites[expr.site_value]
+        if parent.is_latent and parent.distribution is not None and not parent.context.plates:
+            trailing = max(trailing, _batch_ndim(function, parent.distribution))
+    return trailing
+
+
+def _batch_ndim(function: FunctionIR, distribution) -> int:
+    if distribution.has_chain("to_event"):
+        return 0
+    for chain in distribution.chain:
+        if chain.method == "expand" and chain.args and chain.args[0].expr.text[:1] in "[(":
+            return len([item for item in chain.args[0].expr.text[1:-1].split(",") if item.strip()])
+    return 0
 
 
 def _data_argument(module: ModuleIR, function: FunctionIR, site: Site) -> str | None:
@@ -104,26 +156,6 @@ def _is_size(function: FunctionIR, name: str) -> bool:
 def _used_as_array(function_text: str, name: str) -> bool:
     word = re.escape(name)
     return re.search(rf"\b{word}\s*(\[|\.shape\b|\.T\b|@)|@\s*{word}\b|len\(\s*{word}\s*\)", function_text) is not None
-
-
-def _scalar_batch(function: FunctionIR, site: Site) -> bool:
-    """Whether the distribution visibly draws one scalar when nothing is observed: each argument is a
-    number or the value of an unbatched latent site whose own arguments are numbers."""
-    distribution = site.distribution
-    assert distribution is not None
-    if distribution.chain or function.inherited_plates:
-        return False
-    for _, expr in distribution.params:
-        if expr.value is not None:
-            continue
-        if expr.site_value is None or expr.deps.args:
-            return False
-        parent = function.sites[expr.site_value]
-        parent_distribution = parent.distribution
-        if (not parent.is_latent or parent.context.plates or parent_distribution is None
-                or parent_distribution.chain or any(value.value is None for _, value in parent_distribution.params)):
-            return False
-    return True
 
 
 def _literal_length(text: str) -> int | None:

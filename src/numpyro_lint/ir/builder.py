@@ -17,6 +17,7 @@ from typing import Callable
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir import distributions
 from numpyro_lint.ir.imports import ImportTable
+from numpyro_lint.ir.inference import mark_inference
 from numpyro_lint.ir.model import (
     NO_DEPS,
     Argument,
@@ -131,7 +132,7 @@ class _ModuleBuilder:
         module.walk_module(tree)
         functions = attach_key_events([module.result(), *self.functions], [tree, *self.function_nodes],
                                       self.imports, self.constants, self)
-        functions = attach_inherited_plates(mark_models(functions))
+        functions = mark_inference(attach_inherited_plates(mark_models(functions)))
         return ModuleIR(
             self.path, self.source, tuple(self.imports.names.items()),
             tuple(self.constants.items()), tuple(functions), self.noqa,
@@ -860,9 +861,11 @@ class _FunctionBuilder:
                 self.expr(extra, context)
         literal_name = name_node.value if isinstance(name_node, ast.Constant) and isinstance(name_node.value, str) else None
         name_refs = frozenset(n.id for n in ast.walk(name_node) if isinstance(n, ast.Name)) if name_node else frozenset()
+        enumerated = "infer" in keywords and any(
+            isinstance(n, ast.Constant) and n.value == "enumerate" for n in ast.walk(keywords["infer"]))
         index = len(self.sites)
         self.sites.append(Site(kind, literal_name, name_expr, distribution, obs, context,
-                               self.module.span(node), name_refs=name_refs, value=value))
+                               self.module.span(node), name_refs=name_refs, value=value, enumerated=enumerated))
         if kind == "sample" and obs is not None and obs.shape != "none":
             return obs.deps
         return Deps(sites=frozenset({index})) | (deps if kind == "deterministic" else NO_DEPS)
@@ -946,11 +949,22 @@ class _FunctionBuilder:
         if isinstance(config, ast.Name) and config.id in self.module.module_dicts:
             config = self.module.module_dicts[config.id]
         covered = None
+        learned: frozenset[str] = frozenset()
         if isinstance(config, ast.Dict) and all(
             isinstance(key, ast.Constant) and isinstance(key.value, str) for key in config.keys
         ):
             covered = frozenset(key.value for key in config.keys)  # type: ignore[union-attr]
-        return ReparamConfig(covered, self.module.span(node))
+            learned = frozenset(key.value for key, value in zip(config.keys, config.values)  # type: ignore[union-attr]
+                                if self._learns_centering(value))
+        return ReparamConfig(covered, self.module.span(node), learned)
+
+    def _learns_centering(self, node: ast.expr) -> bool:
+        """`LocScaleReparam()`, `LocScaleReparam(None)`, `LocScaleReparam(centered=None)`."""
+        if not isinstance(node, ast.Call) or not (self.imports.qualify(node.func) or "").endswith(
+                "LocScaleReparam"):
+            return False
+        centered = next((k.value for k in node.keywords if k.arg == "centered"), node.args[0] if node.args else None)
+        return centered is None or (isinstance(centered, ast.Constant) and centered.value is None)
 
     def _branch(self, kind: str, test: ast.expr, context: Context) -> Deps:
         expression = self.make_expr(test, context)

@@ -61,6 +61,8 @@ class ReparamConfig:
 
     covered: frozenset[str] | None
     span: Span
+    #: Sites given `LocScaleReparam()` with `centered=None`: a centering learned as a `numpyro.param`.
+    learned_centering: frozenset[str] = frozenset()
 
     def covers(self, site_name: str | None) -> bool:
         return self.covered is None or (site_name is not None and site_name in self.covered)
@@ -155,6 +157,8 @@ class Site:
     #: Names referenced by the name expression (to tell per-iteration names in loops).
     name_refs: frozenset[str] = frozenset()
     value: Expr | None = None  # deterministic/factor value; param init value
+    #: `infer={"enumerate": ...}` on the site.
+    enumerated: bool = False
 
     @property
     def is_latent(self) -> bool:
@@ -310,6 +314,18 @@ class FunctionIR:
     #: Set by ir.keyflow: PRNG key consumptions and the reuses they imply, in source order. Left empty in
     #: functions where no finding is possible (a single consumer outside loops, no literal seed).
     key_events: tuple[KeyEvent, ...] = field(default=())
+    #: Site names observed by `handlers.condition(f, data={...})` wrappers of this function ("*": any),
+    #: when the file fits only the wrapped model.
+    conditioned: frozenset[str] = frozenset()
+    #: Set by ir.inference: why the model this function belongs to enumerates discrete sites
+    #: ("`infer={\"enumerate\": ...}`", "config_enumerate", "TraceEnum_ELBO"...), or None.
+    enumerates: str | None = None
+    #: Set by ir.inference: the model this function belongs to subsamples (`plate(..., subsample_size=)`,
+    #: `numpyro.subsample`, HMCECS).
+    subsamples: bool = False
+    #: Set by ir.models: the fitters the file gives this function to ("NUTS", "SVI"; autoguides count as
+    #: "SVI"), directly or through a helper of the file it is passed to.
+    run_by: frozenset[str] = frozenset()
     #: Name of the function-valued parameter names etc. is left to rules.
 
     @property

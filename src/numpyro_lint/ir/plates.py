@@ -99,3 +99,24 @@ def call_at(function: FunctionIR, span: Span) -> Call | None:
         if call.span == span:
             return call
     return None
+
+
+def draws_one_value(function: FunctionIR, site: Site, depth: int = 3) -> bool:
+    """Whether the site's distribution visibly describes one scalar value: no plate around it, no
+    `.expand`/`.to_event`, and every argument a number or the value of such a latent site (or of a
+    `param` with a number as initial value). Observed array data is then larger than the distribution."""
+    distribution = site.distribution
+    if distribution is None or distribution.chain or plates_around(function, site):
+        return False
+    for _, expr in distribution.params:
+        if expr.value is not None:
+            continue
+        if expr.site_value is None or expr.deps.args or depth == 0:
+            return False
+        parent = function.sites[expr.site_value]
+        if parent.kind == "param":
+            if parent.value is None or parent.value.value is None or parent.context.plates:
+                return False
+        elif not parent.is_latent or not draws_one_value(function, parent, depth - 1):
+            return False
+    return True

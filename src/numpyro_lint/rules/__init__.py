@@ -12,6 +12,7 @@ from numpyro_lint.rules.host_randomness import ModelHostRandomness
 from numpyro_lint.rules.improper_prior import ImproperPrior
 from numpyro_lint.rules.inplace_array_update import InplaceArrayUpdate
 from numpyro_lint.rules.key_reuse import KeyReuse, KeyUsedAfterSplit
+from numpyro_lint.rules.learned_centering import LearnedCenteringOutsidePlate
 from numpyro_lint.rules.model_io import ModelIO
 from numpyro_lint.rules.mutates_outer_state import ModelMutatesOuterState
 from numpyro_lint.rules.obs_without_plate import ObsWithoutPlate
@@ -20,6 +21,7 @@ from numpyro_lint.rules.sites_in_python_loop import SitesInPythonLoop
 from numpyro_lint.rules.support_mismatch import SupportMismatch
 from numpyro_lint.rules.syntax_error import SyntaxError_
 from numpyro_lint.rules.traced_to_python import TracedToPython
+from numpyro_lint.rules.unplated_dim_in_plate import UnplatedDimInPlate
 from numpyro_lint.rules.vague_gamma import VagueGamma
 from numpyro_lint.rules.wide_prior import WidePrior
 
@@ -36,6 +38,7 @@ ALL_RULES: tuple[Rule, ...] = (
     SitesInPythonLoop(),
     PrimitiveInJaxControlFlow(),
     DuplicateSiteName(),
+    UnplatedDimInPlate(),
     KeyReuse(),
     ConstantSeedInRepeatedScope(),
     KeyUsedAfterSplit(),
@@ -44,6 +47,7 @@ ALL_RULES: tuple[Rule, ...] = (
     ImproperPrior(),
     SupportMismatch(),
     CenteredHierarchy(),
+    LearnedCenteringOutsidePlate(),
 )
 
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}

@@ -12,6 +12,8 @@ from numpyro_lint.ir.model import Expr, FunctionIR, ModuleIR, Site
 
 #: In INVALID examples, a line that must get a diagnostic of the rule ends with this comment.
 EXPECT_MARKER = "# expect"
+#: ... or with this one when the diagnostic is in the pedantic tier (reported only when it is selected).
+PEDANTIC_EXPECT_MARKER = "# expect: pedantic"
 
 
 class Rule:
@@ -23,6 +25,11 @@ class Rule:
     summary: ClassVar[str]
     #: "safe", "unsafe", "safe where a size is known"... or "none": how the fix is marked.
     fix_safety: ClassVar[str] = "none"
+    #: "default" (reported unless ignored) or "pedantic" (true but usually harmless: reported only when
+    #: `pedantic` is selected). A rule's findings may move between tiers: see `escalation`.
+    tier: ClassVar[str] = "default"
+    #: When a finding leaves the rule's tier, in words for its page ("in models that enumerate"); "" if never.
+    escalation: ClassVar[str] = ""
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
 
@@ -34,8 +41,11 @@ class Rule:
         raise NotImplementedError
 
     def diagnostic(self, span: Span, message: str, related: tuple[RelatedLocation, ...] = (),
-                   severity: Severity = Severity.WARNING) -> Diagnostic:
-        return Diagnostic(self.code, message, span, severity, related=related)
+                   severity: Severity = Severity.WARNING, pedantic: bool | None = None) -> Diagnostic:
+        """A finding of this rule, in the rule's tier unless `pedantic` says otherwise."""
+        if pedantic is None:
+            pedantic = self.tier == "pedantic"
+        return Diagnostic(self.code, message, span, severity, related=related, pedantic=pedantic)
 
 
 def models(module: ModuleIR) -> Iterator[FunctionIR]:

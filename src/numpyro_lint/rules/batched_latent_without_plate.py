@@ -3,11 +3,11 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from numpyro_lint.diagnostic import Diagnostic, Span
+from numpyro_lint.diagnostic import Diagnostic, Severity, Span
 from numpyro_lint.ir.distributions import LAST_DIM_PARAMS, SCALAR_EVENT
 from numpyro_lint.ir.model import Distribution, Expr, FunctionIR
 from numpyro_lint.ir.plates import call_at, plates_around
-from numpyro_lint.rules.base import Rule
+from numpyro_lint.rules.base import Rule, models
 
 #: Array constructors whose first argument (or `shape=`) is the shape they make.
 SHAPED_CONSTRUCTORS = frozenset({
@@ -28,11 +28,18 @@ class BatchedLatentWithoutPlate(Rule):
     event (`MultivariateNormal(jnp.zeros(K), ...)`, `Dirichlet(jnp.ones(K))`); sites inside a plate,
     including plates held by every caller of the function.
 
+    Pedantic, except in models that enumerate (`infer={"enumerate": ...}`, `config_enumerate`,
+    discrete latents under NUTS, `TraceEnum_ELBO`, `infer_discrete`, `Predictive(infer_discrete=True)`),
+    where it is reported by default, as an error.
+
     ## Why is this bad?
     The site has K values but NumPyro is told neither that they are independent copies (a plate)
-    nor that they form one vector-valued variable (`.to_event(1)`). It then broadcasts against
-    plates added later in surprising ways, breaks enumeration and subsampling, and NumPyro warns
-    "Missing a plate statement" as soon as the model has any plate.
+    nor that they form one vector-valued variable (`.to_event(1)`). Under plain NUTS and `Trace_ELBO`
+    this is harmless: NumPyro's own plate check is loose there and the log-density is the same. Under
+    enumeration NumPyro allocates enumeration dimensions to the left of the plates it knows, so an
+    undeclared batch dimension collides with them ("Missing a plate statement" is an error), and
+    `TraceGraph_ELBO` warns about it. A vector of *different* parameters (`jnp.array([4.0, 1.0])`) is
+    one vector-valued variable: declare it with `.to_event(1)`, never with a plate.
 
     ## Example
     ```python
@@ -57,6 +64,8 @@ class BatchedLatentWithoutPlate(Rule):
 
     code = "NPL202"
     summary = "a batched latent site outside every plate"
+    tier = "pedantic"
+    escalation = "default, as an error, in models that enumerate"
     VALID = [
         """
 import jax.numpy as jnp
@@ -80,31 +89,68 @@ import numpyro
 import numpyro.distributions as dist
 
 def model(K):
-    theta = numpyro.sample("theta", dist.Normal(jnp.zeros(K), 1.0))  # expect
-    tau = numpyro.sample("tau", dist.HalfNormal(1.0).expand([K]))  # expect
-    pair = numpyro.sample("pair", dist.Normal(jnp.array([0.0, 1.0]), 1.0))  # expect
+    theta = numpyro.sample("theta", dist.Normal(jnp.zeros(K), 1.0))  # expect: pedantic
+    tau = numpyro.sample("tau", dist.HalfNormal(1.0).expand([K]))  # expect: pedantic
+    pair = numpyro.sample("pair", dist.Normal(jnp.array([0.0, 1.0]), 1.0))  # expect: pedantic
+""",
+        """
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from numpyro.infer import SVI, TraceEnum_ELBO
+
+def mixture(data, K=3):
+    locs = numpyro.sample("locs", dist.Normal(jnp.zeros(K), 10.0))  # expect
+    with numpyro.plate("data", len(data)):
+        z = numpyro.sample("z", dist.Categorical(jnp.ones(K) / K), infer={"enumerate": "parallel"})
+        numpyro.sample("obs", dist.Normal(locs[z], 1.0), obs=data)
 """,
     ]
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
-        for function in module.functions:
+        for function in models(module):
             for site in function.sites:
                 if not site.is_latent or site.distribution is None or plates_around(function, site):
                     continue
-                batched = _batched_part(function, site.distribution)
+                batched = batched_part(function, site.distribution)
                 if batched is None:
                     continue
                 span, text = batched
-                yield self.diagnostic(span, (
-                    f"Latent site \"{site.name or site.name_expr.text}\" is batched by `{text}` but sits outside "
-                    "any plate and has no `.to_event()`: NumPyro is told neither that its values are "
-                    "independent copies nor that they form one vector, so it broadcasts wrongly against "
-                    "plates and breaks enumeration and subsampling. Put it in `with numpyro.plate(...)` for "
-                    "independent copies, or add `.to_event(1)` for one vector-valued variable."
-                ))
+                found = (f"Latent site \"{site.name or site.name_expr.text}\" is batched by `{text}` but sits "
+                         "outside any plate and has no `.to_event()`")
+                if _different_values(function, site.distribution):
+                    remedy = ("These are different parameters of one vector-valued variable: add `.to_event(1)` "
+                              "(not a plate, which would declare them independent copies).")
+                else:
+                    remedy = ("Put it in `with numpyro.plate(...)` for independent copies, or add `.to_event(1)` "
+                              "for one vector-valued variable.")
+                if function.enumerates:
+                    yield self.diagnostic(span, (
+                        f"{found}: this model enumerates ({function.enumerates}), and NumPyro then needs every "
+                        "batch dimension declared, or it fails with \"Missing a plate statement\" or "
+                        f"mis-broadcasts the enumerated values. {remedy}"), severity=Severity.ERROR, pedantic=False)
+                else:
+                    yield self.diagnostic(span, (
+                        f"{found}. Harmless under NUTS and `Trace_ELBO`, but NumPyro raises \"Missing a plate "
+                        "statement\" once the model enumerates (`TraceEnum_ELBO`, discrete latents under NUTS, "
+                        f"`infer_discrete`) and warns under `TraceGraph_ELBO`. {remedy}"))
 
 
-def _batched_part(function: FunctionIR, distribution: Distribution) -> tuple[Span, str] | None:
+def _different_values(function: FunctionIR, distribution: Distribution) -> bool:
+    """Whether a parameter is a literal vector of different numbers (`jnp.array([4.0, 1.0])`)."""
+    for _, expression in distribution.params:
+        text = expression.text
+        call = call_at(function, expression.span)
+        if call is not None and call.callee in LITERAL_ARRAYS and call.arg(0, "object") is not None:
+            text = call.arg(0, "object").text  # type: ignore[union-attr]
+        if text.startswith("[") and _several_items(text):
+            items = {item.strip() for item in text[1:-1].split(",") if item.strip()}
+            if len(items) > 1:
+                return True
+    return False
+
+
+def batched_part(function: FunctionIR, distribution: Distribution) -> tuple[Span, str] | None:
     """The expression that makes this distribution batched (span, text), or None."""
     if distribution.name == "Independent" or distribution.has_chain("to_event"):
         return None
@@ -116,12 +162,12 @@ def _batched_part(function: FunctionIR, distribution: Distribution) -> tuple[Spa
     if distribution.name not in SCALAR_EVENT or distribution.name in LAST_DIM_PARAMS:
         return None
     for _, expression in distribution.params:
-        if _visibly_batched(function, expression):
+        if visibly_batched(function, expression):
             return expression.span, expression.text
     return None
 
 
-def _visibly_batched(function: FunctionIR, expression: Expr) -> bool:
+def visibly_batched(function: FunctionIR, expression: Expr) -> bool:
     if expression.shape != "array":
         return False
     if expression.text.startswith("["):

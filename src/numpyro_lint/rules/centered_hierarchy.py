@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic, RelatedLocation
 from numpyro_lint.ir.distributions import DISCRETE, LOC_SCALE
-from numpyro_lint.ir.model import FunctionIR, Site
+from numpyro_lint.ir.model import Distribution, FunctionIR, ModuleIR, Site
+from numpyro_lint.ir.models import SAMPLERS
 from numpyro_lint.rules.base import Rule, prior_sites, site_names
+from numpyro_lint.rules.batched_latent_without_plate import visibly_batched
 
 BATCHING_METHODS = ("expand", "expand_by", "to_event")
 
@@ -50,6 +53,8 @@ class CenteredHierarchy(Rule):
             numpyro.sample("obs", dist.Normal(theta, sigma), obs=y)
     ```
     With much data per group the centered form can sample better; then add `# noqa: NPL501`.
+    When the file fits the model only with SVI or SteinVI the finding is pedantic: the message then
+    speaks of the guide's fit, not of NUTS.
 
     ## Fix safety
     Safe: the site is wrapped in `numpyro.handlers.reparam(config={"theta": LocScaleReparam(0)})`
@@ -64,6 +69,8 @@ class CenteredHierarchy(Rule):
     """
 
     code = "NPL501"
+    escalation = ("pedantic when the file fits the model only with variational inference (SVI, SteinVI), "
+                  "where the funnel costs accuracy rather than divergences")
     fix_safety = "safe (LocScaleReparam); unsafe (explicit non-centering)"
     summary = "a centered hierarchical prior (scale depends on another latent site)"
     VALID = [
@@ -111,36 +118,73 @@ def model(group, n_groups, y=None):
             parents = frozenset(
                 i for i in scale.deps.sites if i != index and _continuous_latent(function.sites[i])
             )
-            if not parents or _reparameterized(function, site):
+            if (not parents or _reparameterized(function, site) or _conditioned(module, function, site)
+                    or _masked_out(distribution)):
                 continue
             name = site.name or site.name_expr.text
             plates = function.inherited_plates + site.plates
             where = f"in plate `{plates[-1].name}`" if plates and plates[-1].name else (
                 "in a plate" if plates else "batched")
+            variational_only = bool(function.run_by) and not function.run_by & SAMPLERS
+            if variational_only:
+                fitters = "/".join(sorted(function.run_by))
+                consequence = (f"a funnel-shaped posterior, which {fitters} approximates poorly (a mean-field "
+                               "guide shrinks the scale and understates the spread of the group values)")
+            else:
+                consequence = "a funnel NUTS cannot explore (divergences, biased scale)"
             yield self.diagnostic(site.span, (
                 f"`{name}` is a centered hierarchical prior: `{distribution.callee_text}` {where} with a scale "
                 f"(`{scale.text}`) that depends on the latent {site_names(function, parents)}. When that scale "
-                "is small the group values are pinned together, a funnel NUTS cannot explore (divergences, "
-                "biased scale). Non-center it with LocScaleReparam(0), or sample a standard normal and "
-                f"shift/scale it: `@reparam(config={{\"{site.name or '<name>'}\": LocScaleReparam(0)}})`."
+                f"is small the group values are pinned together: {consequence}. Non-center it with "
+                "LocScaleReparam(0), or sample a standard normal and shift/scale it: "
+                f"`@reparam(config={{\"{site.name or '<name>'}\": LocScaleReparam(0)}})`."
             ), related=tuple(
                 RelatedLocation(function.sites[i].span, f"the scale of `{name}` depends on this latent site")
                 for i in sorted(parents)
-            ))
+            ), pedantic=variational_only)
 
 
-def _batched(function: FunctionIR, site: Site) -> bool:
-    """In a plate, or batched by `.expand`/`.to_event`. Not from argument shapes: a sampled scalar
-    looks like an array to the IR, and a loop of scalar sites (a time series) is no hierarchy."""
+def _batched(function: FunctionIR, site: Site, depth: int = 2) -> bool:
+    """In a plate, batched by `.expand`/`.to_event`, by an argument built as an array of a given shape
+    (`Normal(jnp.zeros(n), tau)`), or by the value of such a site (`Normal(0, tau * lambdas)`). Not from
+    the IR's guess of argument shapes: a sampled scalar looks like an array to it, and a loop of scalar
+    sites (a time series) is no hierarchy."""
     distribution = site.distribution
     assert distribution is not None
-    return bool(site.plates or function.inherited_plates) or any(
-        distribution.has_chain(method) for method in BATCHING_METHODS
-    )
+    if site.plates or function.inherited_plates or any(
+            distribution.has_chain(method) for method in BATCHING_METHODS):
+        return True
+    for _, expr in distribution.params:
+        if visibly_batched(function, expr):
+            return True
+        if depth and any(function.sites[i].is_latent and function.sites[i].distribution is not None
+                         and _batched(function, function.sites[i], depth - 1) for i in expr.deps.sites):
+            return True
+    return False
 
 
 def _continuous_latent(site: Site) -> bool:
     return site.is_latent and (site.distribution is None or site.distribution.name not in DISCRETE)
+
+
+def _conditioned(module: ModuleIR, function: FunctionIR, site: Site) -> bool:
+    """Observed: inside `with handlers.condition(data={...})` naming it (or data that is no literal dict), or
+    through a `handlers.condition(model, data={...})` wrapper, the only way the file fits the model."""
+    if "*" in function.conditioned or site.name in function.conditioned:
+        return True
+    for callee, span in site.context.handlers:
+        if callee == "numpyro.handlers.condition":
+            source = module.source
+            text = source.text[source.offset(span.line, span.col):source.offset(span.end_line, span.end_col)]
+            if "{" not in text or re.search(rf"""["']{re.escape(site.name or "")}["']\s*:""", text):
+                return True
+    return False
+
+
+def _masked_out(distribution: Distribution) -> bool:
+    """`.mask(False)`: the site adds no density (an imputation placeholder), so it has no funnel."""
+    return any(call.method == "mask" and call.args and call.args[0].expr.text == "False"
+               for call in distribution.chain)
 
 
 def _reparameterized(function: FunctionIR, site: Site) -> bool:

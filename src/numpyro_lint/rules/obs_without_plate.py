@@ -3,10 +3,10 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from numpyro_lint.diagnostic import Diagnostic
+from numpyro_lint.diagnostic import Diagnostic, Severity
 from numpyro_lint.ir.distributions import SCALAR_EVENT
 from numpyro_lint.ir.model import Distribution, FunctionIR, Site
-from numpyro_lint.ir.plates import call_at, in_scan_step, plates_around
+from numpyro_lint.ir.plates import call_at, draws_one_value, in_scan_step, plates_around
 from numpyro_lint.rules.base import Rule
 
 #: Calls whose result is the array they are given (or build from them).
@@ -32,15 +32,22 @@ class ObsWithoutPlate(Rule):
     Plates count however they are entered: `with numpyro.plate(...)`, several in one `with`, nested,
     `numpyro.plate_stack`, or held by every caller of the function that holds the site.
 
+    Reported by default when it changes results: the distribution visibly describes one value (scalar
+    parameters, as in `Normal(mu, 1)` with a scalar `mu`) while the data has many, or the model
+    enumerates (`infer={"enumerate": ...}`, `config_enumerate`, discrete latents under NUTS,
+    `TraceEnum_ELBO`, `infer_discrete`) or subsamples. Otherwise (the distribution is as large as the
+    data, `Normal(X @ beta, sigma)`) the finding is pedantic.
+
     Not flagged: scalar data; multivariate distributions (`MultivariateNormal`, `Dirichlet`...), whose
     array data can be one event; per-step data inside a `numpyro.contrib.control_flow.scan` step.
 
     ## Why is this bad?
-    Without a plate NumPyro does not know the data dimension holds conditionally independent
-    observations. The likelihood still sums, but `Predictive` draws one value instead of one per data
-    point when the parameters are scalar, subsampling cannot rescale the likelihood, enumeration
-    allocates the wrong dimensions, and NumPyro itself warns about the missing plate only in some
-    inference modes.
+    NumPyro sums the log-density over the data either way, so NUTS and `Trace_ELBO` fit the same
+    posterior. But a distribution with scalar parameters describes one value: `Predictive` and prior
+    predictive checks then draw one value instead of one per data point. Under enumeration NumPyro
+    requires every batch dimension to be declared by a plate, and with subsampling only a plate tells
+    it how to rescale a likelihood. Elsewhere a plate documents that the observations are
+    conditionally independent, which is why the finding is pedantic there.
 
     ## Example
     ```python
@@ -61,9 +68,11 @@ class ObsWithoutPlate(Rule):
     ## Fix safety
     The fix wraps the site in `numpyro.plate("<site>_data", size)`. Safe when the size comes from data
     that is never None (a literal list's length, `x.shape[0]` for a slice of `x`, a data argument the
-    distribution depends on); unsafe when it must guard the observed argument for None
-    (`len(y) if y is not None else 1`: prior predictive draws gain a dimension of size 1). No fix
-    when no size can be found.
+    distribution depends on); unsafe when it comes from a size argument of the model (`N` when `y`
+    defaults to None) or must guard the observed argument for None (`len(y) if y is not None else 1`:
+    prior predictive draws gain a dimension of size 1). When the distribution's parameters are batched
+    along a last dimension of their own (`sigma` of shape `(2,)` for data of shape `(N, 2)`), the plate
+    gets `dim=-2`. No fix when no size can be found.
 
     ## Options
     None.
@@ -72,6 +81,8 @@ class ObsWithoutPlate(Rule):
     code = "NPL201"
     summary = "an observed array site outside every plate"
     fix_safety = "safe where the size comes from data, else unsafe"
+    escalation = ("pedantic when the distribution is as large as the data and the model neither "
+                  "enumerates nor subsamples")
     VALID = [
         """
 import numpyro
@@ -112,12 +123,20 @@ def model(x, y):
     numpyro.sample("first", dist.Normal(mu, 1), obs=x[:, 0])  # expect
     numpyro.sample("listed", dist.Normal(mu, 1), obs=[1.0, 2.0])  # expect
 """,
+        """
+import numpyro
+import numpyro.distributions as dist
+
+def regression(X, y):
+    beta = numpyro.sample("beta", dist.Normal(0, 1).expand([3]).to_event(1))
+    numpyro.sample("y", dist.Normal(X @ beta, 1), obs=y)  # expect: pedantic
+""",
     ]
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
         for index, function in enumerate(module.functions):
-            if not function.sites:
-                continue
+            if not function.sites or not function.is_model:
+                continue  # eager code (a notebook's `with handlers.seed(...)` cell) is no model
             for site in function.sites:
                 if not site.is_observed or plates_around(function, site) or not _batch_only(site.distribution):
                     continue
@@ -127,14 +146,40 @@ def model(x, y):
                 if in_scan_step(module.functions, index):
                     continue
                 assert site.obs is not None
-                size = f"{site.obs.name}.shape[0]" if site.obs.name else "N"
-                yield self.diagnostic(site.obs.span, (
-                    f"Observed site \"{site.name or site.name_expr.text}\" gets {what} outside any plate and "
-                    "without `.to_event()`: NumPyro does not know its data dimension holds independent "
-                    "observations, so `Predictive` returns the wrong shape and subsampling and enumeration "
-                    f"go wrong. Wrap it in `with numpyro.plate(\"data\", {size}):`, or add `.to_event(1)` "
-                    "if the values are one vector-valued observation."
-                ))
+                name = site.name or site.name_expr.text
+                found = f"Observed site \"{name}\" gets {what} outside any plate and without `.to_event()`"
+                plate = _plate_text(function, site.obs.name)
+                remedy = (f"Wrap it in {plate}, or add `.to_event(1)` if the values are one vector-valued "
+                          "observation.")
+                if draws_one_value(function, site):
+                    yield self.diagnostic(site.obs.span, (
+                        f"{found}, but its distribution has scalar parameters: it describes one value, not one "
+                        "per data point, so `Predictive` and prior predictive checks draw one value instead of "
+                        f"one per observation (the fitted posterior is unaffected). {remedy}"))
+                elif function.enumerates:
+                    yield self.diagnostic(site.obs.span, (
+                        f"{found}: this model enumerates ({function.enumerates}), and NumPyro then requires "
+                        f"every batch dimension to be declared by a plate (\"Missing a plate statement\"). "
+                        f"{remedy}"), severity=Severity.ERROR)
+                elif function.subsamples:
+                    yield self.diagnostic(site.obs.span, (
+                        f"{found}: this model subsamples, and only a plate tells NumPyro how to rescale a "
+                        f"likelihood to the full data. {remedy}"))
+                else:
+                    yield self.diagnostic(site.obs.span, (
+                        f"{found}. The distribution is as large as the data, so NUTS, SVI and `Predictive` are "
+                        "right; a plate declares that the observations are conditionally independent, which "
+                        f"enumeration requires. {remedy}"), pedantic=True)
+
+
+def _plate_text(function: FunctionIR, observed: str | None) -> str:
+    """The plate to suggest: over `y.shape[0]`, unless `y` defaults to None (prior predictive runs)."""
+    if observed is None:
+        return "a plate"
+    if any(p.name == observed and p.default_text == "None" for p in function.params):
+        return (f"`with numpyro.plate(\"data\", N):` (`N` the number of observations, passed in: `{observed}` "
+                "is None in prior predictive runs)")
+    return f"`with numpyro.plate(\"data\", {observed}.shape[0]):`"
 
 
 def _array_data(function: FunctionIR, site: Site) -> str | None:
