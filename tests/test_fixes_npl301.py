@@ -68,7 +68,8 @@ def test_the_files_own_split_and_subkey_name_are_reused_and_names_in_use_are_avo
     assert "    key, sub1 = jr.split(key)\n    b = jr.normal(sub1)\n    c = jr.uniform(key)\n" in result
 
 
-def test_three_uses_take_two_rounds_and_each_consumer_ends_with_its_own_key():
+def test_three_uses_are_fixed_at_once_and_each_consumer_ends_with_its_own_key():
+    # Each reuse names the latest earlier use, so each fix splits before a different consumer.
     source = """\
         from jax import random
 
@@ -84,8 +85,8 @@ def test_three_uses_take_two_rounds_and_each_consumer_ends_with_its_own_key():
         def draws(key):
             key, subkey = random.split(key)
             a = random.normal(subkey)
-            key, subkey1 = random.split(key)
-            b = random.uniform(subkey1)
+            key, subkey = random.split(key)
+            b = random.uniform(subkey)
             c = random.gamma(key, 2.0)
             return a, b, c
     """)

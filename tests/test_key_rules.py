@@ -49,7 +49,7 @@ def test_key_reused_across_mcmc_run_and_predictive_names_both_places():
     assert "`mcmc.run` on line " + str(OFFSET + 5) in diagnostic.message
     assert "`Predictive(...)`" in diagnostic.message and "random.split" in diagnostic.message
     assert diagnostic.related[0].span.line == OFFSET + 5
-    assert "first use" in diagnostic.related[0].message
+    assert "previous use of `rng_key`" in diagnostic.related[0].message
 
 
 def test_reuse_inside_a_for_loop_names_the_loop():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic, RelatedLocation
+from numpyro_lint.ir.keyflow import warmup_receiver
 from numpyro_lint.ir.model import KeyEvent, KeyUse, ModuleIR
 from numpyro_lint.rules.base import Rule
 
@@ -30,7 +31,7 @@ def related(event: KeyEvent) -> tuple[RelatedLocation, ...]:
     if event.loop_span is not None:
         found.append(RelatedLocation(event.loop_span, f"this {event.loop_kind} loop runs the use again"))
     if first.span != event.use.span:
-        found.append(RelatedLocation(first.span, f"first use of `{first.key_text}`, by {describe(first)}"))
+        found.append(RelatedLocation(first.span, f"previous use of `{first.key_text}`, by {describe(first)}"))
     elif event.loop_span is None:
         found.append(RelatedLocation(first.span, "first use"))
     return tuple(found)
@@ -140,6 +141,20 @@ def noisy(key, xs):
                     "every iteration gets the same random numbers. Split inside the loop "
                     f"(`{use.key_text}, subkey = random.split({use.key_text})`) or use "
                     f"`random.fold_in({use.key_text}, i)`."
+                )
+            elif (receiver := warmup_receiver(event)) is not None:
+                message = (
+                    f"`{use.key_text}` was already given to `{first.consumer}` on line {first.span.line}: "
+                    f"`{use.consumer}` replaces the post-warmup state's key with the one it is given, so "
+                    "sampling replays the warmup's random numbers. Continue the warmup's key stream: "
+                    f"`{receiver}.run({receiver}.post_warmup_state.rng_key, ...)`."
+                )
+            elif use.consumer_kind == "split" or use.splits:
+                message = (
+                    f"`{use.key_text}` was already consumed by {describe(first)} on line {first.span.line}; "
+                    f"splitting it afterwards in {describe(use)} uses it twice: JAX's `jax_debug_key_reuse` "
+                    f"raises on this. Split before the first use (`{first.key_text}, subkey = random.split("
+                    f"{first.key_text})`) and give that use the subkey."
                 )
             else:
                 message = (
