@@ -1019,9 +1019,9 @@ def _deliberate(earlier: _Runner | None, later: _Runner | None) -> bool:
     run one model: never on purpose."""
     if earlier is None or later is None:
         return False
-    if earlier.target == later.target:
-        return earlier.inputs != later.inputs
-    return earlier.model is not None and later.model is not None and earlier.model != later.model
+    if earlier.model is not None and later.model is not None and earlier.model != later.model:
+        return True
+    return earlier.target == later.target and earlier.inputs != later.inputs
 
 
 def _object_kind(callee: str) -> str | None:
