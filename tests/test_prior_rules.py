@@ -162,6 +162,33 @@ def test_a_location_computed_from_the_data_means_large_units():
     """, "NPL401") == [3]
 
 
+def test_the_prior_on_the_observation_noise_sets_the_data_units():
+    body = """
+        def model(weeks, fvc=None):
+            intercept = numpyro.sample("intercept", dist.Normal(0.0, 500.0))
+            far = numpyro.sample("far", dist.Normal(0.0, 1e5))
+            sigma = numpyro.sample("sigma", {noise})
+            with numpyro.plate("data", weeks.shape[0]):
+                numpyro.sample("fvc", dist.Normal(intercept + far * weeks, sigma), obs=fvc)
+    """
+    assert found(body.format(noise="dist.HalfNormal(100.0)"), "NPL401") == [3]  # units of 100: 1e5 is still wide
+    assert found(body.format(noise="dist.Exponential(0.02)"), "NPL401") == [3]  # units of 50
+    assert found(body.format(noise="dist.HalfCauchy(1.0)"), "NPL401") == [2, 3]
+    assert found(body.format(noise="dist.HalfNormal(0.1)"), "NPL401") == [2, 3]  # never narrower than 1
+    # a noise prior that is itself wide says nothing about the units
+    assert found(body.format(noise="dist.HalfCauchy(1000.0)"), "NPL401") == [2, 3, 4]
+
+
+def test_a_wide_prior_in_the_data_units_names_the_noise_prior():
+    [diagnostic] = diagnostics("""
+        def model(y=None):
+            mu = numpyro.sample("mu", dist.Normal(0.0, 1e4))
+            sigma = numpyro.sample("sigma", dist.HalfNormal(50.0))
+            numpyro.sample("y", dist.Normal(mu, sigma), obs=y)
+    """, "NPL401")
+    assert "times 50 for the data's units that the prior on `sigma` implies" in diagnostic.message
+
+
 def test_a_wide_lognormal_says_its_threshold_is_in_log_units_and_gets_no_fix():
     [diagnostic] = diagnostics("""
         def model():

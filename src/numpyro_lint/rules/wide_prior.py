@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic, Span
-from numpyro_lint.ir.model import Distribution, Expr
+from numpyro_lint.ir.model import Distribution, Expr, FunctionIR
 from numpyro_lint.rules.base import Rule, literal_text, prior_sites
 
 #: Families whose `scale` parameter sets the width of the prior.
@@ -11,6 +11,8 @@ SCALE_FAMILIES = frozenset({
     "Normal", "Cauchy", "StudentT", "Laplace", "Logistic", "Gumbel", "HalfNormal", "HalfCauchy",
     "HalfStudentT", "LogNormal", "TruncatedNormal", "TruncatedCauchy",
 })
+#: Priors of an observation's noise scale, and the parameter that sets their width (see `_data_unit`).
+NOISE_WIDTH = {"HalfNormal": "scale", "HalfCauchy": "scale", "HalfStudentT": "scale", "Exponential": "rate"}
 #: `LogNormal`'s scale is in log units: a scale strictly above this is wide whatever the data's units
 #: (one standard deviation multiplies the value by e^5, about 150).
 LOG_SCALE_THRESHOLD = 5.0
@@ -33,7 +35,11 @@ class WidePrior(Rule):
 
     Not flagged when the location is at least as large as the scale (`Normal(500, 100)`,
     `Normal(2000, 1000)`) or computed from the model's arguments (`Normal(y.mean(), 1000)`): the
-    parameter is then in the data's units, which are large, and the scale fits them.
+    parameter is then in the data's units, which are large, and the scale fits them. The model's own
+    prior on the observation noise says the same: with `sigma ~ HalfNormal(100)` and
+    `Normal(mu, sigma, obs=y)` the data's units are about 100, and the threshold is 100 times
+    `wide-prior-scale` for that model's other priors (a noise prior that is itself wide, or narrower
+    than 1, changes nothing).
 
     ## Why is this bad?
     A "non-informative" `Normal(0, 1000)` is not neutral: on Stan's prior-choice ladder, assuming
@@ -87,6 +93,16 @@ def model(x, scale, y=None):
     h = numpyro.sample("h", dist.LogNormal(0.0, 2.0))
     numpyro.sample("y", dist.Normal(a + b * x, 1000.0), obs=y)
 """,
+        """
+import numpyro
+import numpyro.distributions as dist
+
+def fvc_model(weeks, fvc=None):
+    intercept = numpyro.sample("intercept", dist.Normal(0.0, 500.0))
+    slope = numpyro.sample("slope", dist.Normal(0.0, 3.0))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(100.0))
+    numpyro.sample("fvc", dist.Normal(intercept + slope * weeks, sigma), obs=fvc)
+""",
     ]
     INVALID = [
         """
@@ -109,10 +125,12 @@ def model(x, y=None):
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
         threshold = settings.wide_prior_scale
-        for _, _, site in prior_sites(module):
+        units: dict[int, tuple[float, str | None]] = {}
+        for function, _, site in prior_sites(module):
             distribution = site.distribution
             assert distribution is not None
-            found = _wide(distribution, threshold)
+            unit, noise = units.get(id(function)) or units.setdefault(id(function), _data_unit(function, threshold))
+            found = _wide(distribution, threshold * unit)
             if found is None:
                 continue
             span, what = found
@@ -122,6 +140,8 @@ def model(x, y=None):
                 advice = "use a log-space scale of 1 or 2"
             else:
                 bar = f"wide-prior-scale is {threshold:g}"
+                if noise is not None:
+                    bar += f", times {unit:g} for the data's units that the prior on `{noise}` implies"
                 advice = f"use a weakly informative prior, e.g. `Normal(0, {settings.weak_prior_scale:g})` or narrower"
             yield self.diagnostic(span, (
                 f"Wide prior on `{site.name or site.name_expr.text}`: `{distribution.callee_text}` with {what} "
@@ -129,6 +149,28 @@ def model(x, y=None):
                 "implausible values and slows or destabilizes sampling. Put the parameter on unit scale "
                 f"(standardize the data) and {advice}."
             ))
+
+
+def _data_unit(function: FunctionIR, threshold: float) -> tuple[float, str | None]:
+    """The data's units as the model's author sees them, and the site that says so: the width of the prior
+    on an observation's noise scale (`sigma ~ HalfNormal(100)` for `Normal(mu, sigma, obs=y)`: units of
+    about 100). (1, None) when there is none, when it is narrower than 1, or when it is itself wide."""
+    unit, name = 1.0, None
+    for site in function.sites:
+        scale = site.distribution.param("scale") if site.is_observed and site.distribution is not None else None
+        if scale is None or scale.site_value is None:
+            continue
+        noise = function.sites[scale.site_value]
+        prior = noise.distribution
+        if not noise.is_latent or prior is None or prior.name not in NOISE_WIDTH:
+            continue
+        width = prior.param(NOISE_WIDTH[prior.name])
+        if width is None or width.value is None or width.value <= 0:
+            continue
+        value = 1 / width.value if prior.name == "Exponential" else width.value
+        if unit < value <= threshold:
+            unit, name = value, noise.name or noise.name_expr.text
+    return unit, name
 
 
 def _wide(distribution: Distribution, threshold: float) -> tuple[Span, str] | None:
