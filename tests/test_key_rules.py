@@ -603,6 +603,11 @@ def test_one_callable_run_with_one_key_on_train_and_test_data_is_silent():
             posterior = Predictive(model, samples)
             posterior(rng_key_predict, x_train)
             posterior(rng_key_predict, x_test)
+
+        def main_inline(model, samples, x_train, x_test):
+            rng_key_predict = random.PRNGKey(1)
+            train = Predictive(model, samples)(rng_key_predict, x_train)
+            test = Predictive(model, samples)(rng_key_predict, x_test)
     """) == []
 
 

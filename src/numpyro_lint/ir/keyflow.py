@@ -134,7 +134,9 @@ class _Key:
 class _Object:
     kind: str  # "mcmc" | "svi" | "predictive" | "guide" | "kernel" | "distribution" | "tuple"
     items: tuple = ()
-    ident: int = 0  # the call that made it: two `MCMC(...)` calls make two objects
+    #: The call that made it, as written, and its model: two `Predictive(model, samples)` calls make
+    #: the same callable, a `Predictive` of another model another one.
+    ident: tuple = ()
     #: The model it runs, when known: its text (`model`, `handlers.do(model, data=...)`) and where the
     #: names in it were bound (see `_FunctionFlow._model_identity`).
     model: tuple | None = None
@@ -803,7 +805,8 @@ class _FunctionFlow:
             callee = self.callees[id(func)] = self.imports.qualify(func) or ""
         made = _object_kind(callee)
         if made is not None:  # `MCMC(NUTS(model), ...)`: its arguments hold no key
-            return _Object(made, ident=id(node), model=self._model_of(path, node, made))
+            model = self._model_of(path, node, made)
+            return _Object(made, ident=(self.text(node), model), model=model)
         receiver = self.expr(path, func.value) if isinstance(func, ast.Attribute) else None
         called = self.expr(path, func) if not isinstance(func, (ast.Name, ast.Attribute)) else None
         if isinstance(func, ast.Name):
@@ -1045,16 +1048,41 @@ def _object_kind(callee: str) -> str | None:
 
 
 def _binding_lines(root: ast.AST) -> dict[str, list[int]]:
-    """Name -> the sorted lines that bind it (assignments, loop targets, `def`, `class`, imports)."""
+    """Name -> the sorted lines where the statements of `root` bind it (assignments, loop and `with`
+    targets, `def`, `class`, imports, `except ... as`); nested functions' own bindings are theirs."""
     found: dict[str, list[int]] = {}
-    for node in ast.walk(root):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            found.setdefault(node.id, []).append(node.lineno)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not root:
-            found.setdefault(node.name, []).append(node.lineno)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                found.setdefault(alias.asname or alias.name.split(".", 1)[0], []).append(node.lineno)
+
+    def bind(target: ast.AST | None) -> None:
+        for node in ast.walk(target) if target is not None else ():
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                found.setdefault(node.id, []).append(node.lineno)
+
+    body = getattr(root, "body", None)
+    stack: list[ast.stmt] = list(body) if isinstance(body, list) else []
+    while stack:
+        statement = stack.pop()
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.setdefault(statement.name, []).append(statement.lineno)
+            continue
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                bind(target)
+        elif isinstance(statement, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+            bind(statement.target)
+        elif isinstance(statement, (ast.With, ast.AsyncWith)):
+            for item in statement.items:
+                bind(item.optional_vars)
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            for alias in statement.names:
+                found.setdefault(alias.asname or alias.name.split(".", 1)[0], []).append(statement.lineno)
+        for name in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(statement, name, ()))
+        for handler in getattr(statement, "handlers", ()):
+            if handler.name:
+                found.setdefault(handler.name, []).append(handler.lineno)
+            stack.extend(handler.body)
+        for case in getattr(statement, "cases", ()):
+            stack.extend(case.body)
     for lines in found.values():
         lines.sort()
     return found
