@@ -857,7 +857,12 @@ class _FunctionFlow:
             found = node.args[0]
         if found is None:
             return None
-        value = self.expr(path, found) if isinstance(found, (ast.Name, ast.Call)) else None
+        if isinstance(found, ast.Name):
+            value = path.env.get(found.id)
+        elif isinstance(found, ast.Call) and _object_kind(self.imports.qualify(found.func) or "") == "kernel":
+            value = self.expr(path, found)  # a model built by another call consumes no key here
+        else:
+            value = None
         if isinstance(value, _Object) and value.kind == "kernel":
             return value.model
         return None if made == "mcmc" else self._model_identity(found)
