@@ -117,3 +117,27 @@ def test_no_fix_for_a_global_key_a_while_test_or_a_comprehension():
     assert offered(global_key, "NPL301") == []
     assert offered(while_test, "NPL301") == []
     assert offered(comprehension, "NPL301") == []
+
+
+def test_run_after_warmup_continues_the_warmup_key_stream():
+    source = """\
+        from jax import random
+        from numpyro.infer import MCMC, NUTS
+
+        def fit(model, x):
+            rng_key = random.PRNGKey(0)
+            mcmc = MCMC(NUTS(model), num_warmup=100, num_samples=100)
+            mcmc.warmup(rng_key, x, collect_warmup=True)
+            mcmc.run(rng_key, x)
+    """
+    assert fixed(source, "NPL301") == dedent("""\
+        from jax import random
+        from numpyro.infer import MCMC, NUTS
+
+        def fit(model, x):
+            rng_key = random.PRNGKey(0)
+            mcmc = MCMC(NUTS(model), num_warmup=100, num_samples=100)
+            mcmc.warmup(rng_key, x, collect_warmup=True)
+            mcmc.run(mcmc.post_warmup_state.rng_key, x)
+    """)
+    assert offered(source, "NPL301")[0].applicability == Applicability.UNSAFE
