@@ -68,7 +68,8 @@ def test_the_files_own_split_and_subkey_name_are_reused_and_names_in_use_are_avo
     assert "    key, sub1 = jr.split(key)\n    b = jr.normal(sub1)\n    c = jr.uniform(key)\n" in result
 
 
-def test_three_uses_take_two_rounds_and_each_consumer_ends_with_its_own_key():
+def test_three_uses_are_fixed_at_once_and_each_consumer_ends_with_its_own_key():
+    # Each reuse names the latest earlier use, so each fix splits before a different consumer.
     source = """\
         from jax import random
 
@@ -84,8 +85,8 @@ def test_three_uses_take_two_rounds_and_each_consumer_ends_with_its_own_key():
         def draws(key):
             key, subkey = random.split(key)
             a = random.normal(subkey)
-            key, subkey1 = random.split(key)
-            b = random.uniform(subkey1)
+            key, subkey = random.split(key)
+            b = random.uniform(subkey)
             c = random.gamma(key, 2.0)
             return a, b, c
     """)
@@ -116,3 +117,27 @@ def test_no_fix_for_a_global_key_a_while_test_or_a_comprehension():
     assert offered(global_key, "NPL301") == []
     assert offered(while_test, "NPL301") == []
     assert offered(comprehension, "NPL301") == []
+
+
+def test_run_after_warmup_continues_the_warmup_key_stream():
+    source = """\
+        from jax import random
+        from numpyro.infer import MCMC, NUTS
+
+        def fit(model, x):
+            rng_key = random.PRNGKey(0)
+            mcmc = MCMC(NUTS(model), num_warmup=100, num_samples=100)
+            mcmc.warmup(rng_key, x, collect_warmup=True)
+            mcmc.run(rng_key, x)
+    """
+    assert fixed(source, "NPL301") == dedent("""\
+        from jax import random
+        from numpyro.infer import MCMC, NUTS
+
+        def fit(model, x):
+            rng_key = random.PRNGKey(0)
+            mcmc = MCMC(NUTS(model), num_warmup=100, num_samples=100)
+            mcmc.warmup(rng_key, x, collect_warmup=True)
+            mcmc.run(mcmc.post_warmup_state.rng_key, x)
+    """)
+    assert offered(source, "NPL301")[0].applicability == Applicability.UNSAFE

@@ -49,7 +49,7 @@ def test_key_reused_across_mcmc_run_and_predictive_names_both_places():
     assert "`mcmc.run` on line " + str(OFFSET + 5) in diagnostic.message
     assert "`Predictive(...)`" in diagnostic.message and "random.split" in diagnostic.message
     assert diagnostic.related[0].span.line == OFFSET + 5
-    assert "first use" in diagnostic.related[0].message
+    assert "previous use of `rng_key`" in diagnostic.related[0].message
 
 
 def test_reuse_inside_a_for_loop_names_the_loop():
@@ -539,3 +539,214 @@ def test_a_key_consumed_in_a_while_test_is_reused_on_every_iteration():
             while random.uniform(sub) < 0.5:
                 key, sub = random.split(key)
     """) == [(3, "NPL301")]
+
+
+# Deliberate reuse (silent) and the reuses that stay reported
+
+
+def test_one_key_for_different_models_compared_is_silent():
+    assert key_codes("""
+        def compare(centered, noncentered, x):
+            rng_key = random.PRNGKey(0)
+            mcmc = MCMC(NUTS(centered), num_warmup=10, num_samples=10)
+            mcmc.run(rng_key, x)
+            kernel = NUTS(noncentered)
+            mcmc_reparam = MCMC(kernel, num_warmup=10, num_samples=10)
+            mcmc_reparam.run(rng_key, x)
+            svi = SVI(centered, AutoNormal(centered), None, Trace_ELBO())
+            svi.run(rng_key, 100, x)
+    """) == []
+
+
+def test_one_helper_run_with_one_key_on_each_model_is_silent():
+    assert key_codes("""
+        def run_inference(model, rng_key):
+            mcmc = MCMC(NUTS(model), num_warmup=10, num_samples=10)
+            mcmc.run(rng_key)
+            return mcmc
+
+        def main(model, reparam_model):
+            rng_key = random.PRNGKey(0)
+            run_inference(model, rng_key)
+            run_inference(reparam_model, rng_key)
+    """) == []
+
+
+def test_the_same_model_redefined_in_a_notebook_is_another_model():
+    assert key_codes("""
+        mcmc_key = random.PRNGKey(1)
+
+        def model(x):
+            numpyro.sample("a", dist.Normal(0, 1))
+
+        MCMC(NUTS(model), num_warmup=10, num_samples=10).run(mcmc_key, x)
+
+        def model(x):
+            numpyro.sample("a", dist.Normal(0, 2))
+
+        MCMC(NUTS(model), num_warmup=10, num_samples=10).run(mcmc_key, x)
+    """) == []
+
+
+def test_one_callable_run_with_one_key_on_train_and_test_data_is_silent():
+    assert key_codes("""
+        def predict(model, samples, x, rng_key):
+            return Predictive(model, samples)(rng_key, x)
+
+        def main(model, samples, x_train, x_test):
+            rng_key_predict = random.PRNGKey(1)
+            predict(model, samples, x_train, rng_key_predict)
+            predict(model, samples, x_test, rng_key_predict)
+
+        def main_with_an_object(model, samples, x_train, x_test):
+            rng_key_predict = random.PRNGKey(1)
+            posterior = Predictive(model, samples)
+            posterior(rng_key_predict, x_train)
+            posterior(rng_key_predict, x_test)
+
+        def main_inline(model, samples, x_train, x_test):
+            rng_key_predict = random.PRNGKey(1)
+            train = Predictive(model, samples)(rng_key_predict, x_train)
+            test = Predictive(model, samples)(rng_key_predict, x_test)
+    """) == []
+
+
+def test_interventions_compared_under_common_random_numbers_are_silent():
+    assert key_codes("""
+        def contrast(model, samples, x):
+            rng_key = random.PRNGKey(0)
+            treated = Predictive(handlers.do(model, data={"t": 1.0}), samples)(rng_key, x)
+            control = Predictive(handlers.do(model, data={"t": 0.0}), samples)(rng_key, x)
+            return treated["y"] - control["y"]
+    """) == []
+
+
+def test_models_compared_in_a_loop_under_one_key_are_silent():
+    assert key_codes("""
+        def compare(models, x):
+            rng_key = random.PRNGKey(0)
+            for model in models:
+                MCMC(NUTS(model), num_warmup=10, num_samples=10).run(rng_key, x)
+    """) == []
+
+
+def test_the_same_run_repeated_with_one_key_is_still_flagged():
+    assert key_codes("""
+        def refit(model, x):
+            rng_key = random.PRNGKey(0)
+            mcmc = MCMC(NUTS(model), num_warmup=10, num_samples=10)
+            mcmc.run(rng_key, x)
+            mcmc.run(rng_key, x)
+            for _ in range(3):
+                MCMC(NUTS(model), num_warmup=10, num_samples=10).run(rng_key, x)
+    """) == [(6, "NPL301"), (8, "NPL301")]
+
+
+def test_a_key_that_made_the_data_reused_for_inference_is_flagged():
+    assert key_codes("""
+        def run_inference(model, rng_key, y):
+            MCMC(NUTS(model), num_warmup=10, num_samples=10).run(rng_key, y=y)
+
+        def main(model, other_model):
+            rng_key = random.PRNGKey(0)
+            y = random.normal(rng_key, (100,))
+            run_inference(model, rng_key, y)
+            run_inference(other_model, rng_key, y)
+
+        def simulate(rng_key):
+            k1, k2 = random.split(rng_key)
+            return random.normal(k1, (10,)) + random.normal(k2, (10,))
+
+        def main_split(model):
+            rng_key = random.PRNGKey(3)
+            y = simulate(rng_key)
+            run_inference(model, rng_key, y)
+    """) == [(8, "NPL301"), (18, "NPL303")]
+
+
+def test_posterior_predictive_with_the_mcmc_key_is_flagged_even_on_new_data():
+    assert key_codes("""
+        def fit_and_predict(model, x_train, y_train, x_test):
+            rng_key = random.PRNGKey(0)
+            rng_key, rng_subkey = random.split(rng_key)
+            mcmc = MCMC(NUTS(model), num_warmup=10, num_samples=10)
+            mcmc.run(rng_subkey, x_train, y_train)
+            predictive = Predictive(model, mcmc.get_samples())
+            draws = predictive(rng_subkey, x_test)
+            rng_key, rng_subkey = random.split(rng_key)
+            return draws
+    """) == [(8, "NPL301")]
+
+
+def test_the_wrong_variable_after_a_split_is_flagged():
+    assert key_codes("""
+        def make_data(rng_key, n):
+            rng_key, rng_subkey = random.split(rng_key)
+            y = random.normal(rng_key, (n,))
+            rng_key, rng_subkey = random.split(rng_key)
+            return y
+    """) == [(5, "NPL301")]
+
+
+def test_warmup_then_run_with_one_key_suggests_the_post_warmup_key():
+    body = """
+        def fit(model, x):
+            rng_key = random.PRNGKey(0)
+            mcmc = MCMC(NUTS(model), num_warmup=10, num_samples=10)
+            mcmc.warmup(rng_key, x, collect_warmup=True)
+            mcmc.run(rng_key, x)
+    """
+    [diagnostic] = diagnostics(body, "NPL301")
+    assert diagnostic.span.line == OFFSET + 6
+    assert "`mcmc.warmup` on line " + str(OFFSET + 5) in diagnostic.message
+    assert "`mcmc.run(mcmc.post_warmup_state.rng_key, ...)`" in diagnostic.message
+    assert diagnostic.fix is not None and diagnostic.fix.edits[0].content == "mcmc.post_warmup_state.rng_key"
+
+
+def test_draw_then_split_cites_jax_debug_key_reuse():
+    [diagnostic] = diagnostics("""
+        def draws(key):
+            x = random.normal(key)
+            key, sub = random.split(key)
+            return x + random.normal(sub)
+    """, "NPL301")
+    assert diagnostic.span.line == OFFSET + 4
+    assert "JAX's `jax_debug_key_reuse` raises on this" in diagnostic.message
+    assert "same random numbers" not in diagnostic.message
+
+
+def test_the_message_names_the_latest_earlier_use():
+    found = diagnostics("""
+        def draws(key):
+            a = random.normal(key)
+            b = random.uniform(key)
+            c = random.gamma(key, 2.0)
+            return a, b, c
+    """, "NPL301")
+    assert [d.span.line - OFFSET for d in found] == [4, 5]
+    assert "`jax.random.normal` on line " + str(OFFSET + 3) in found[0].message
+    assert "`jax.random.uniform` on line " + str(OFFSET + 4) in found[1].message
+    assert found[1].related[0].span.line == OFFSET + 4
+
+
+def test_a_literal_seed_drawn_only_for_a_param_init_value_is_not_npl302():
+    assert key_codes("""
+        def guide(n):
+            loc = numpyro.param("loc", init_value=-1 + 2 * random.uniform(random.PRNGKey(1), (n,)))
+            init = random.normal(random.PRNGKey(2), (n,))
+            scale = numpyro.param("scale", jnp.exp(init))
+            w = numpyro.param("w", random.normal(random.key(3), (n,)))
+            noise = random.normal(random.PRNGKey(4), (n,))
+            numpyro.sample("x", dist.Normal(loc + noise, scale))
+    """) == [(7, "NPL302")]
+
+
+def test_fixed_seeds_in_test_files_are_not_npl302():
+    source = HEADER + textwrap.dedent("""
+        def make_data(n):
+            return random.normal(random.PRNGKey(0), (n,))
+    """)
+    def seeds(path):
+        return [d.code for d in lint_text(source, path=path).diagnostics if d.code == "NPL302"]
+    assert seeds("pkg/tests/test_models.py") == seeds("conftest.py") == seeds("models_test.py") == []
+    assert seeds("pkg/models.py") == ["NPL302"]

@@ -36,7 +36,7 @@ def diagnostics(body: str, code: str, **kwargs):
 @pytest.mark.parametrize("prior", [
     "dist.Normal(0.0, 1000.0)",
     "dist.Normal(0.0, scale=500)",
-    "dist.Normal(loc=0.0, scale=100)",
+    "dist.Normal(loc=0.0, scale=100.5)",
     "dist.Cauchy(0, 1e3)",
     "dist.StudentT(3.0, 0.0, 1e3)",
     "dist.StudentT(df=3.0, loc=0.0, scale=1e3)",
@@ -45,14 +45,17 @@ def diagnostics(body: str, code: str, **kwargs):
     "dist.Gumbel(0, 1e4)",
     "dist.HalfNormal(1000.0)",
     "dist.HalfNormal(scale=1e6)",
-    "dist.HalfCauchy(100)",
-    "dist.Uniform(-100, 100)",
+    "dist.HalfCauchy(101)",
+    "dist.Uniform(-101, 101)",
     "dist.Uniform(low=-1e6, high=1e6)",
     "dist.Uniform(0, 1_000)",
-    "dist.Exponential(0.01)",
+    "dist.Exponential(0.009)",
     "dist.Exponential(rate=1e-4)",
     "dist.Normal(0, 1000).expand([3]).to_event(1)",
     "dist.TruncatedNormal(0.0, 1000.0, low=0.0)",
+    "dist.Normal(-50.0, 1000.0)",  # the location is smaller than the scale: still wide
+    "dist.LogNormal(0.0, 6.0)",  # log units: its own threshold, 5
+    "dist.LogNormal(10.0, 6.0)",  # a large log-location does not make log units large
 ])
 def test_wide_priors_are_flagged_by_name_and_by_position(prior):
     assert found(f"""
@@ -73,6 +76,19 @@ def test_wide_priors_are_flagged_by_name_and_by_position(prior):
     "dist.TruncatedNormal(0.0, 1000.0, low=0.0, high=1.0)",
     "dist.Normal(0.0, -1000.0)",  # invalid, not wide
     "dist.Gamma(1000.0, 1000.0)",
+    # exactly at the threshold: reported only strictly above it
+    "dist.Normal(loc=0.0, scale=100)",
+    "dist.HalfCauchy(100)",
+    "dist.Uniform(-100, 100)",
+    "dist.Exponential(0.01)",
+    # the location is at least the scale: the parameter is in the data's large units
+    "dist.Normal(500.0, 100.0)",
+    "dist.Normal(-2000.0, 1000.0)",
+    "dist.StudentT(3.0, 1e4, 1e3)",
+    # LogNormal's scale is in log units: 5 is wide (e^5 per sd) but not above the threshold
+    "dist.LogNormal(0.0, 5.0)",
+    "dist.LogNormal(-20.0, 5.0)",
+    "dist.LogNormal(0.0, 1.5)",
 ])
 def test_narrow_or_other_priors_are_not_flagged(prior):
     assert found(f"""
@@ -138,6 +154,50 @@ def test_scales_from_data_or_variables_are_not_flagged():
     """, "NPL401") == []
 
 
+def test_a_location_computed_from_the_data_means_large_units():
+    assert found("""
+        def model(y, x):
+            a = numpyro.sample("a", dist.Normal(y.mean(), 1000.0))
+            b = numpyro.sample("b", dist.Normal(jnp.zeros(3), 1000.0))
+    """, "NPL401") == [3]
+
+
+def test_the_prior_on_the_observation_noise_sets_the_data_units():
+    body = """
+        def model(weeks, fvc=None):
+            intercept = numpyro.sample("intercept", dist.Normal(0.0, 500.0))
+            far = numpyro.sample("far", dist.Normal(0.0, 1e5))
+            sigma = numpyro.sample("sigma", {noise})
+            with numpyro.plate("data", weeks.shape[0]):
+                numpyro.sample("fvc", dist.Normal(intercept + far * weeks, sigma), obs=fvc)
+    """
+    assert found(body.format(noise="dist.HalfNormal(100.0)"), "NPL401") == [3]  # units of 100: 1e5 is still wide
+    assert found(body.format(noise="dist.Exponential(0.02)"), "NPL401") == [3]  # units of 50
+    assert found(body.format(noise="dist.HalfCauchy(1.0)"), "NPL401") == [2, 3]
+    assert found(body.format(noise="dist.HalfNormal(0.1)"), "NPL401") == [2, 3]  # never narrower than 1
+    # a noise prior that is itself wide says nothing about the units
+    assert found(body.format(noise="dist.HalfCauchy(1000.0)"), "NPL401") == [2, 3, 4]
+
+
+def test_a_wide_prior_in_the_data_units_names_the_noise_prior():
+    [diagnostic] = diagnostics("""
+        def model(y=None):
+            mu = numpyro.sample("mu", dist.Normal(0.0, 1e4))
+            sigma = numpyro.sample("sigma", dist.HalfNormal(50.0))
+            numpyro.sample("y", dist.Normal(mu, sigma), obs=y)
+    """, "NPL401")
+    assert "times 50 for the data's units that the prior on `sigma` implies" in diagnostic.message
+
+
+def test_a_wide_lognormal_says_its_threshold_is_in_log_units_and_gets_no_fix():
+    [diagnostic] = diagnostics("""
+        def model():
+            s = numpyro.sample("s", dist.LogNormal(0.0, 10.0))
+    """, "NPL401")
+    assert "log-space threshold is 5" in diagnostic.message
+    assert diagnostic.fix is None
+
+
 def test_distributions_in_guides_and_outside_models_are_not_priors():
     assert found("""
         def guide():
@@ -165,7 +225,8 @@ def test_wide_prior_scale_setting():
             c = numpyro.sample("c", dist.Uniform(0.0, 50.0))
     """
     assert found(body, "NPL401") == [3]
-    assert found(body, "NPL401", settings=Settings(wide_prior_scale=20.0)) == [2, 3, 4]
+    assert found(body, "NPL401", settings=Settings(wide_prior_scale=19.9)) == [2, 3, 4]
+    assert found(body, "NPL401", settings=Settings(wide_prior_scale=20.0)) == [3, 4]  # strictly above
     assert found(body, "NPL401", settings=Settings(wide_prior_scale=1000.0)) == []
 
 
@@ -203,7 +264,7 @@ def test_noqa_suppresses_wide_prior():
 @pytest.mark.parametrize("prior", [
     "dist.Gamma(0.001, 0.001)",
     "dist.Gamma(1e-2, 1e-2)",
-    "dist.Gamma(concentration=0.5, rate=0.5)",
+    "dist.Gamma(concentration=0.1, rate=0.1)",
     "dist.Gamma(rate=0.001, concentration=0.001)",
     "dist.InverseGamma(0.001, 0.001)",
     "dist.InverseGamma(0.01, rate=0.01)",
@@ -227,11 +288,34 @@ def test_vague_gammas_are_flagged(prior):
     "dist.Gamma(a, a)",
     "dist.Gamma(0.001)",
     "dist.Beta(0.5, 0.5)",
+    "dist.Gamma(0.3, 0.3)",  # above 0.1 and not used as a precision or variance
+    "dist.Gamma(concentration=0.5, rate=0.5)",
 ])
 def test_other_gammas_are_not_flagged(prior):
     assert found(f"""
         def model(a):
             tau = numpyro.sample("tau", {prior})
+    """, "NPL402") == []
+
+
+def test_a_gamma_below_one_used_as_a_precision_or_variance_is_flagged():
+    assert found("""
+        def model(y=None):
+            tau = numpyro.sample("tau", dist.Gamma(0.5, 0.5))
+            var = numpyro.sample("var", dist.InverseGamma(0.3, 0.3))
+            sd = jnp.sqrt(var)
+            numpyro.sample("y", dist.Normal(0.0, 1.0 / jnp.sqrt(tau)), obs=y)
+            numpyro.sample("z", dist.Normal(0.0, sd), obs=y)
+    """, "NPL402") == [2, 3]
+
+
+def test_a_sparsity_gamma_below_one_is_not_flagged():
+    assert found("""
+        def model(counts=None):
+            with numpyro.plate("k", 5):
+                beta = numpyro.sample("beta", dist.Gamma(0.3, 0.3))
+                theta = numpyro.sample("theta", dist.Gamma(0.3, 0.3))
+            numpyro.sample("counts", dist.Poisson(beta * theta), obs=counts)
     """, "NPL402") == []
 
 
@@ -278,6 +362,16 @@ def test_improper_uniform_with_a_factor_for_its_density_is_not_flagged():
             x = numpyro.sample("x", dist.ImproperUniform(constraints.real, (), ()))
             numpyro.factor("x_density", -jnp.abs(x))
     """, "NPL403") == []
+
+
+def test_improper_uniform_observed_under_a_proper_density_is_not_flagged():
+    assert found("""
+        def model(x, y=None):
+            c = numpyro.sample("c", dist.ImproperUniform(constraints.ordered_vector, (), (2,)))
+            numpyro.sample("c_prior", dist.Normal(0.0, 1.0), obs=c)
+            d = numpyro.sample("d", dist.ImproperUniform(constraints.real, (), ()))
+            numpyro.sample("y", dist.OrderedLogistic(x * d, c), obs=y)
+    """, "NPL403") == [4]  # `d` only sets the likelihood's parameters: no density of its own
 
 
 # NPL404 support-mismatch

@@ -5,7 +5,8 @@ way the file already splits (its callee, its subkey name when generic), and that
 `subkey`; the later use then holds the rebound key, consumed once. Splitting right before the second
 use instead would split a key already consumed, handing out children the first consumer may also
 derive. When the first consumption is itself `a, b = split(key)`, the parent joins its targets:
-`key, a, b = split(key, 3)`. Unsafe: the program draws different random numbers.
+`key, a, b = split(key, 3)`. After `mcmc.warmup(key)`, `mcmc.run(key)` gets the warmup's key stream
+instead: `mcmc.run(mcmc.post_warmup_state.rng_key)`. Unsafe: the program draws different random numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from numpyro_lint.diagnostic import Applicability, Diagnostic, Edit, Fix, Span
 from numpyro_lint.fixes.imports import import_name
 from numpyro_lint.fixes.region import Region, contains, enclosing_region, insert_line_before
 from numpyro_lint.fixes.sites import text_at
+from numpyro_lint.ir.keyflow import warmup_receiver
 from numpyro_lint.ir.model import FunctionIR, KeyEvent, KeyUse, ModuleIR
 
 #: `key, sub = random.split(key)`: how the file already rebinds a key.
@@ -31,6 +33,10 @@ def fix(diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> Fix | N
     function, event = found
     first = event.first
     assert first is not None
+    receiver = warmup_receiver(event)
+    if receiver is not None:
+        return Fix(f"Continue the warmup's key stream: `{receiver}.post_warmup_state.rng_key`", Applicability.UNSAFE,
+                   (Edit(event.use.span, f"{receiver}.post_warmup_state.rng_key"),))
     key = first.key_text
     if not key.isidentifier() or not (function.kind == "module" or key in function.created_names
                                       or any(p.name == key for p in function.params)):

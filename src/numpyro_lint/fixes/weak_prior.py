@@ -2,7 +2,8 @@
 
 The literal scale is replaced (`Normal(0, 1000.0)` -> `Normal(0, 10.0)`; a module constant is replaced
 at this site only), an `Exponential` rate becomes its inverse, and a `Uniform(-a, a)` becomes
-`Uniform(-w, w)`; an asymmetric `Uniform` gets no fix (where to centre it is the author's call).
+`Uniform(-w, w)`; an asymmetric `Uniform` gets no fix (where to centre it is the author's call), nor does
+a `LogNormal` (its scale is in log units, where `weak-prior-scale` means nothing).
 Unsafe: the model changes; the narrower scale is right only once the parameter is on unit scale.
 """
 
@@ -24,6 +25,8 @@ def fix(diagnostic: Diagnostic, module: ModuleIR, settings: Settings) -> Fix | N
     assert distribution is not None
     scale, rate = distribution.param("scale"), distribution.param("rate")
     low, high = distribution.param("low"), distribution.param("high")
+    if distribution.name == "LogNormal":
+        return None
     if scale is not None and scale.span == diagnostic.span:
         edits = (Edit(scale.span, number_text(weak, scale.text)),)
         title = f"Use scale {number_text(weak)}"

@@ -55,6 +55,12 @@ OBJECT_METHODS = {
     "guide": frozenset({"sample_posterior"}),
     "distribution": frozenset({"sample", "sample_with_intermediates"}),
 }
+#: MCMC kernels: what they are built on is the model an `MCMC` runs.
+KERNELS = frozenset({
+    "NUTS", "HMC", "SA", "BarkerMH", "MixedHMC", "HMCECS", "DiscreteHMCGibbs", "HMCGibbs", "AIES", "ESS",
+})
+#: The argument that holds the model (or, for `MCMC`, the kernel) of each inference object.
+_MODEL_ARGUMENT = {"mcmc": "sampler", "kernel": "model", "svi": "model", "predictive": "model", "guide": "model"}
 #: Names that may hold a key handed to a helper (`key`, `rng_key`, `k1`, `k_fit`, `subkey`), for the cheap
 #: test of whether a function is worth analysing; wider than `is_key_name`, which decides what is a key.
 _LOOSE_KEY = re.compile(r"(?i)\w*(?:key|rng)\w*|k\d*|k_\w+|sk\d*|sub\w*")
@@ -103,6 +109,15 @@ def attach_key_events(functions: list[FunctionIR], nodes: list[ast.AST], imports
     return result
 
 
+def warmup_receiver(event: KeyEvent) -> str | None:
+    """For a reuse that is `mcmc.warmup(key)` then `mcmc.run(key)`: the receiver (`mcmc`), else None."""
+    first, use = event.first, event.use
+    if first is None or event.loop_span is not None or not first.consumer.endswith(".warmup"):
+        return None
+    receiver = first.consumer[:-len(".warmup")]
+    return receiver if use.consumer == f"{receiver}.run" else None
+
+
 # Abstract values.
 
 @dataclass(frozen=True)
@@ -117,14 +132,32 @@ class _Key:
 
 @dataclass(frozen=True)
 class _Object:
-    kind: str  # "mcmc" | "svi" | "predictive" | "guide" | "distribution" | "tuple"
+    kind: str  # "mcmc" | "svi" | "predictive" | "guide" | "kernel" | "distribution" | "tuple"
     items: tuple = ()
+    #: The call that made it, as written, and its model: two `Predictive(model, samples)` calls make
+    #: the same callable, a `Predictive` of another model another one.
+    ident: tuple = ()
+    #: The model it runs, when known: its text (`model`, `handlers.do(model, data=...)`) and where the
+    #: names in it were bound (see `_FunctionFlow._model_identity`).
+    model: tuple | None = None
+
+
+@dataclass(frozen=True)
+class _Runner:
+    """What ran a model with a key: the callable (an inference object's method, or a helper of this
+    file), the model it runs when known, and the other arguments of the call, as written. Two runs that
+    differ in the model, or are one callable given other data, share a key on purpose (`_deliberate`)."""
+
+    target: tuple
+    model: tuple | None
+    inputs: tuple[tuple[str | None, str], ...]
 
 
 @dataclass
 class _Consumed:
     use: KeyUse
     loops: tuple[tuple[int, int], ...]  # (loop id, pass) of the loops around the use
+    runner: _Runner | None = None  # for inference entry points and helpers that pass the key to one
 
 
 class _Path:
@@ -188,6 +221,8 @@ class _Result:
     events: tuple[KeyEvent, ...] = ()
     #: parameter name -> its first consumption in the function (for callers' summaries).
     consumed_params: dict[str, KeyUse] = field(default_factory=dict)
+    #: Parameters whose first consumption runs a model (an inference entry point, maybe via a helper).
+    inference_params: frozenset[str] = frozenset()
 
 
 _EMPTY = _Result()
@@ -314,8 +349,11 @@ class _FunctionFlow:
         self.consumes: dict[Span, KeyEvent] = {}
         self.reuses: dict[Span, KeyEvent] = {}
         self.loop_spans: dict[int, tuple[Span, str]] = {}
+        self.loop_targets: dict[int, frozenset[str]] = {}
+        self.bindings: dict[str, list[int]] | None = None  # name -> lines binding it, made on demand
         self.constant_seeds: dict[tuple, tuple[Span, bool]] = {}
         self.consumed_params: dict[str, KeyUse] = {}
+        self.inference_params: set[str] = set()
 
     def run(self) -> _Result:
         entry = _Path()
@@ -330,7 +368,7 @@ class _FunctionFlow:
             self.block(node.body, [entry])
         events = sorted([*self.consumes.values(), *self.reuses.values()],
                         key=lambda event: (event.use.span, event.kind))
-        return _Result(tuple(events), self.consumed_params)
+        return _Result(tuple(events), self.consumed_params, frozenset(self.inference_params))
 
     # Statements.
 
@@ -481,6 +519,9 @@ class _FunctionFlow:
              start: Callable[[_Path], None], infinite: bool) -> _Flow:
         start_span = self.span(node)
         header_end = self.span(node.test if isinstance(node, ast.While) else node.iter)
+        if not isinstance(node, ast.While):
+            self.loop_targets[id(node)] = frozenset(
+                n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
         self.loop_spans[id(node)] = (
             Span(start_span.line, start_span.col, header_end.end_line, header_end.end_col),
             "while" if isinstance(node, ast.While) else "for",
@@ -763,8 +804,9 @@ class _FunctionFlow:
         if callee is None:
             callee = self.callees[id(func)] = self.imports.qualify(func) or ""
         made = _object_kind(callee)
-        if made is not None:
-            return _Object(made)  # `MCMC(NUTS(model), ...)`: its arguments hold no key
+        if made is not None:  # `MCMC(NUTS(model), ...)`: its arguments hold no key
+            model = self._model_of(path, node, made)
+            return _Object(made, ident=(self.text(node), model), model=model)
         receiver = self.expr(path, func.value) if isinstance(func, ast.Attribute) else None
         called = self.expr(path, func) if not isinstance(func, (ast.Name, ast.Attribute)) else None
         if isinstance(func, ast.Name):
@@ -782,20 +824,65 @@ class _FunctionFlow:
                 self.consume(path, call, 1, "rng_seed", callee, "seed", auto=True)
             return None
         if isinstance(called, _Object) and called.kind == "predictive":
-            self.consume(path, call, 0, "rng_key", self._callee_text(func), "inference", auto=True)
+            self.consume(path, call, 0, "rng_key", self._callee_text(func), "inference", auto=True,
+                         runs=(("object", called.ident, "__call__"), called.model))
             return None
         if isinstance(func, ast.Attribute) and func.attr in KEY_METHODS and not (
             isinstance(func.value, ast.Name) and self.imports.is_imported(func.value.id)  # a module's function
         ):
             known = isinstance(receiver, _Object) and func.attr in OBJECT_METHODS.get(receiver.kind, ())
             keyword = "key" if func.attr.startswith("sample") and not func.attr.endswith("posterior") else "rng_key"
-            self.consume(path, call, 0, keyword, self._callee_text(func), KEY_METHODS[func.attr],
-                         auto=known, strong_only=not known)
+            kind = KEY_METHODS[func.attr]
+            runs = None
+            if kind == "inference":
+                target = ("object", receiver.ident, func.attr) if isinstance(receiver, _Object) else (
+                    "text", self._callee_text(func))
+                runs = (target, receiver.model if isinstance(receiver, _Object) else None)
+            self.consume(path, call, 0, keyword, self._callee_text(func), kind,
+                         auto=known, strong_only=not known, runs=runs)
             return None
         target = self.module.resolve(self.index, func)
         if target is not None:
             self._helper(path, call, target, skip_self=isinstance(func, ast.Attribute))
         return None
+
+    def _model_of(self, path: _Path, node: ast.Call, made: str) -> tuple | None:
+        """The model an inference object is built on, as written; for `MCMC` and nested kernels, the one
+        its kernel is built on (`MCMC(kernel)` after `kernel = NUTS(model)`)."""
+        keyword = _MODEL_ARGUMENT.get(made)
+        if keyword is None:
+            return None
+        found = next((k.value for k in node.keywords if k.arg == keyword), None)
+        if found is None and node.args and not isinstance(node.args[0], ast.Starred):
+            found = node.args[0]
+        if found is None:
+            return None
+        if isinstance(found, ast.Name):
+            value = path.env.get(found.id)
+        elif isinstance(found, ast.Call) and _object_kind(self.imports.qualify(found.func) or "") == "kernel":
+            value = self.expr(path, found)  # a model built by another call consumes no key here
+        else:
+            value = None
+        if isinstance(value, _Object) and value.kind == "kernel":
+            return value.model
+        return None if made == "mcmc" else self._model_identity(found)
+
+    def _model_identity(self, node: ast.expr) -> tuple:
+        """A model expression's text and, for each name in it, where that name was last bound before it:
+        a notebook that redefines `def model` or rebinds `model = ...` runs another model under the same
+        text. A name bound by the loop being run again is another model on each pass."""
+        bindings = self.bindings
+        if bindings is None:
+            bindings = self.bindings = _binding_lines(self.node)
+        line = node.lineno  # type: ignore[attr-defined]
+        names = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)})
+        found = []
+        for name in names:
+            lines = bindings.get(name, [])
+            last = lines[bisect_left(lines, line) - 1] if lines and lines[0] < line else None
+            passes = tuple(p for loop, p in self.loops if name in self.loop_targets.get(loop, ()))
+            found.append((name, last, passes))
+        return self.text(node), tuple(found)
 
     def _jax_random(self, path: _Path, call: _CallSite, name: str) -> object:
         node = call.node
@@ -831,7 +918,9 @@ class _FunctionFlow:
             if inner is None:
                 continue
             via = inner.via or inner.consumer
-            self.consume(path, call, position, param, name, "helper", auto=True, splits=inner.splits, via=via)
+            runs = (("helper", target), None) if param in summary.inference_params else None
+            self.consume(path, call, position, param, name, "helper", auto=True, splits=inner.splits, via=via,
+                         runs=runs)
 
     def _callee_text(self, func: ast.expr) -> str:
         """`mcmc.run`, `MCMC(...).run`, `Predictive(...)`: the callee, arguments elided."""
@@ -844,7 +933,10 @@ class _FunctionFlow:
     # Consumption.
 
     def consume(self, path: _Path, call: _CallSite, position: int, keyword: str, consumer: str, kind: str,
-                auto: bool, strong_only: bool = False, splits: bool = False, via: str | None = None) -> None:
+                auto: bool, strong_only: bool = False, splits: bool = False, via: str | None = None,
+                runs: tuple | None = None) -> None:
+        """Record that `call` consumes the key at `position` (or `keyword=`). `runs`: (target, model) when
+        the call runs a model with the key (see `_Runner`)."""
         found = call.argument(position, keyword)
         if found is None:
             return
@@ -865,13 +957,21 @@ class _FunctionFlow:
                 constant_seed=origin[0] if origin else None, seed_in_loop=bool(origin and origin[1]),
             )
             self.consumes.setdefault(use.span, KeyEvent("consume", use))
-        if value.ident[0] == "param":
-            self.consumed_params.setdefault(value.ident[1], use)
+        runner = None if runs is None else _Runner(runs[0], runs[1], self._inputs(call.node, node))
+        if value.ident[0] == "param" and value.ident[1] not in self.consumed_params:
+            self.consumed_params[value.ident[1]] = use
+            if runner is not None:
+                self.inference_params.add(value.ident[1])
         earlier = self._earlier(path, value)
-        if earlier is None:
-            path.consumed[value.ident] = _Consumed(use, tuple(self.loops))
-        elif use.span not in self.reuses:
+        if earlier is not None and use.span not in self.reuses and not _deliberate(earlier.runner, runner):
             self.reuses[use.span] = self._reuse_event(use, earlier)
+        # The latest use is the one a later reuse repeats (and the one its message names).
+        path.consumed[value.ident] = _Consumed(use, tuple(self.loops), runner)
+
+    def _inputs(self, call: ast.Call, key: ast.expr) -> tuple[tuple[str | None, str], ...]:
+        """The arguments of `call` other than the key, as written."""
+        positional = tuple((None, self.text(a)) for a in call.args if a is not key)
+        return positional + tuple((k.arg, self.text(k.value)) for k in call.keywords if k.value is not key)
 
     def _earlier(self, path: _Path, value: _Key) -> _Consumed | None:
         consumed = path.consumed
@@ -920,6 +1020,18 @@ class _CallSite:
         return None
 
 
+def _deliberate(earlier: _Runner | None, later: _Runner | None) -> bool:
+    """Whether two runs share a key on purpose: one callable run on other data (train, then test), or
+    two models compared under the same randomness (a model and its reparameterization, two
+    `handlers.do` interventions). Two methods of one object (`warmup` then `run`, `init` then `run`)
+    run one model: never on purpose."""
+    if earlier is None or later is None:
+        return False
+    if earlier.model is not None and later.model is not None and earlier.model != later.model:
+        return True
+    return earlier.target == later.target and earlier.inputs != later.inputs
+
+
 def _object_kind(callee: str) -> str | None:
     if not callee.startswith("numpyro."):
         return None
@@ -933,9 +1045,52 @@ def _object_kind(callee: str) -> str | None:
             return "predictive"
         if last.startswith("Auto"):
             return "guide"
+        if last in KERNELS:
+            return "kernel"
     if callee.startswith("numpyro.distributions.") and last[:1].isupper():
         return "distribution"
     return None
+
+
+def _binding_lines(root: ast.AST) -> dict[str, list[int]]:
+    """Name -> the sorted lines where the statements of `root` bind it (assignments, loop and `with`
+    targets, `def`, `class`, imports, `except ... as`); nested functions' own bindings are theirs."""
+    found: dict[str, list[int]] = {}
+
+    def bind(target: ast.AST | None) -> None:
+        for node in ast.walk(target) if target is not None else ():
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                found.setdefault(node.id, []).append(node.lineno)
+
+    body = getattr(root, "body", None)
+    stack: list[ast.stmt] = list(body) if isinstance(body, list) else []
+    while stack:
+        statement = stack.pop()
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.setdefault(statement.name, []).append(statement.lineno)
+            continue
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                bind(target)
+        elif isinstance(statement, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+            bind(statement.target)
+        elif isinstance(statement, (ast.With, ast.AsyncWith)):
+            for item in statement.items:
+                bind(item.optional_vars)
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            for alias in statement.names:
+                found.setdefault(alias.asname or alias.name.split(".", 1)[0], []).append(statement.lineno)
+        for name in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(statement, name, ()))
+        for handler in getattr(statement, "handlers", ()):
+            if handler.name:
+                found.setdefault(handler.name, []).append(handler.lineno)
+            stack.extend(handler.body)
+        for case in getattr(statement, "cases", ()):
+            stack.extend(case.body)
+    for lines in found.values():
+        lines.sort()
+    return found
 
 
 def _strip_not(test: ast.expr) -> tuple[ast.expr, bool]:

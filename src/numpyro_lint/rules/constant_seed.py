@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
 from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, Span
@@ -17,8 +19,11 @@ class ConstantSeedInRepeatedScope(Rule):
     comprehension.
 
     Not flagged: module level and `if __name__ == "__main__":` (outside loops), a function named
-    `main`, functions named `test_*`, and keys given to inference entry points
-    (`mcmc.run(random.PRNGKey(0), ...)`), where a fixed seed is how a script stays reproducible.
+    `main`, functions named `test_*` and anything in a test file (`test_*.py`, `*_test.py`,
+    `conftest.py`), and keys given to inference entry points (`mcmc.run(random.PRNGKey(0), ...)`),
+    where a fixed seed is how a script stays reproducible. Nor a draw whose only use is the initial
+    value of a `numpyro.param` (`param("loc", random.normal(random.PRNGKey(0), (3,)))`): it runs once,
+    when the parameter is created, so the same value every time is what the author asked for.
 
     ## Why is this bad?
     A literal seed makes the same key every time the code runs, so the "random" draw is the same on
@@ -52,6 +57,8 @@ class ConstantSeedInRepeatedScope(Rule):
         """
 import jax
 from jax import random
+import numpyro
+from numpyro.distributions import constraints
 from numpyro.infer import MCMC, NUTS
 
 X = random.normal(random.PRNGKey(0), (100, 3))
@@ -66,6 +73,11 @@ def test_shapes():
 
 if __name__ == "__main__":
     y = random.normal(random.PRNGKey(2), (100,))
+
+def guide():
+    loc = numpyro.param("loc", init_value=random.normal(random.PRNGKey(3), (3,)))
+    init = random.uniform(random.PRNGKey(4), (3,))
+    scale = numpyro.param("scale", init, constraint=constraints.positive)
 """,
     ]
     INVALID = [
@@ -85,6 +97,8 @@ draws = [random.normal(random.PRNGKey(7)) for _ in range(3)]  # expect
     ]
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
+        if _is_test_file(module.path):
+            return
         for function in module.functions:
             repeated = _repeated_scope(function)
             seen = set()
@@ -92,7 +106,8 @@ draws = [random.normal(random.PRNGKey(7)) for _ in range(3)]  # expect
                 use = event.use
                 seed = use.constant_seed
                 if (event.kind != "consume" or seed is None or use.consumer_kind != "sampler" or seed in seen
-                        or not (repeated or use.seed_in_loop) or _is_test(function)):
+                        or not (repeated or use.seed_in_loop) or _is_test(function)
+                        or _initializes_param(function, use.call_span)):
                     continue
                 seen.add(seed)
                 seed_text = _seed_text(function, seed)
@@ -119,6 +134,26 @@ def _repeated_scope(function: FunctionIR) -> bool:
 def _is_test(function: FunctionIR) -> bool:
     """`test_*` functions, and lambdas or helpers defined inside one."""
     return any(part.startswith("test_") for part in f"{function.parent}.{function.qualname}".split("."))
+
+
+def _is_test_file(path: str | None) -> bool:
+    name = PurePath(path).name if path else ""
+    return name == "conftest.py" or (name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")))
+
+
+def _initializes_param(function: FunctionIR, draw: Span) -> bool:
+    """Whether the draw at `draw` is (part of) a `numpyro.param` initial value, written inline or bound to
+    a name first (`init = random.normal(...)`, then `param("w", init)`)."""
+    bound = next((call.bound_to for call in function.calls if call.span == draw), None)
+    for site in function.sites:
+        value = site.value
+        if site.kind != "param" or value is None:
+            continue
+        inside = (value.span.line, value.span.col) <= (draw.line, draw.col) and (
+            draw.end_line, draw.end_col) <= (value.span.end_line, value.span.end_col)
+        if inside or (bound is not None and re.search(rf"\b{bound}\b", value.text)):
+            return True
+    return False
 
 
 def _seed_text(function: FunctionIR, seed: Span) -> str:

@@ -3,13 +3,15 @@ from __future__ import annotations
 from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic
+from numpyro_lint.ir.model import Site
 from numpyro_lint.rules.base import Rule, prior_sites
 
 
 class ImproperPrior(Rule):
     """## What it does
-    Flags `ImproperUniform` as the prior of a latent site, unless a `numpyro.factor` in the same
-    model depends on the site (the documented way to give it a custom density).
+    Flags `ImproperUniform` as the prior of a latent site, unless the same model gives the site a
+    density some other way: a `numpyro.factor` that depends on it (the documented way to give it a
+    custom density), or an observed site whose data is it (`sample("c_prior", Normal(0, 1), obs=c)`).
 
     ## Why is this bad?
     `ImproperUniform` has no normalizing constant: unless the likelihood pins the parameter down, the
@@ -50,6 +52,8 @@ def model(y=None):
     numpyro.factor("mu_prior", -0.5 * mu ** 2)
     numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
     numpyro.sample("z", dist.ImproperUniform(constraints.real, (), ()), obs=y)
+    cut = numpyro.sample("cut", dist.ImproperUniform(constraints.ordered_vector, (), (2,)))
+    numpyro.sample("cut_prior", dist.Normal(0.0, 1.0), obs=cut)
 """,
     ]
     INVALID = [
@@ -69,8 +73,7 @@ def model(y=None):
             assert distribution is not None
             if distribution.name != "ImproperUniform":
                 continue
-            if any(other.kind == "factor" and other.value is not None and index in other.value.deps.sites
-                   for other in function.sites):
+            if any(_gives_density(other, index) for other in function.sites):
                 continue
             yield self.diagnostic(distribution.span, (
                 f"`{distribution.callee_text}` on `{site.name or site.name_expr.text}` is an improper prior: "
@@ -79,3 +82,10 @@ def model(y=None):
                 "for its support, e.g. `Normal(0, 10)` for a real value, `HalfNormal` for a positive one, "
                 "`Uniform(low, high)` for an interval; or add its density with `numpyro.factor`."
             ))
+
+
+def _gives_density(other: Site, index: int) -> bool:
+    """Whether `other` adds a density term for site `index`: a factor of it, or an observed site on it."""
+    if other.kind == "factor":
+        return other.value is not None and index in other.value.deps.sites
+    return other.is_observed and other.obs is not None and index in other.obs.deps.sites

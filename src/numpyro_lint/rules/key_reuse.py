@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic, RelatedLocation
+from numpyro_lint.ir.keyflow import warmup_receiver
 from numpyro_lint.ir.model import KeyEvent, KeyUse, ModuleIR
 from numpyro_lint.rules.base import Rule
 
@@ -30,7 +31,7 @@ def related(event: KeyEvent) -> tuple[RelatedLocation, ...]:
     if event.loop_span is not None:
         found.append(RelatedLocation(event.loop_span, f"this {event.loop_kind} loop runs the use again"))
     if first.span != event.use.span:
-        found.append(RelatedLocation(first.span, f"first use of `{first.key_text}`, by {describe(first)}"))
+        found.append(RelatedLocation(first.span, f"previous use of `{first.key_text}`, by {describe(first)}"))
     elif event.loop_span is None:
         found.append(RelatedLocation(first.span, "first use"))
     return tuple(found)
@@ -43,7 +44,19 @@ class KeyReuse(Rule):
     `SVI.run`/`init`, `guide.sample_posterior`, `Distribution.sample`, `numpyro.handlers.seed`, and
     functions of the same file that consume their key parameter. A key consumed in a loop body that
     the loop does not rebind is consumed again on the next iteration. Branches of an `if` are
-    alternatives: one use per branch is fine. `fold_in(key, i)` and `keys[i]` make new keys.
+    alternatives: one use per branch is fine. `fold_in(key, i)` and `keys[i]` make new keys. The
+    message names the latest earlier use of the key.
+
+    Still reported: a key that drew the data and then runs inference on it; a posterior predictive
+    with the key the MCMC ran with; a split placed after a draw with the key (JAX's
+    `jax_debug_key_reuse` raises on this), which is also how using the wrong variable after a split
+    shows; `mcmc.warmup(key)` then `mcmc.run(key)`, where `run` replays the warmup's key stream.
+
+    Not reported, because the reuse is deliberate: one key given to runs of *different* models to
+    compare them (`MCMC`/`SVI`/`Predictive` objects or a helper given another model, a model
+    redefined in a later notebook cell, two `Predictive`s of `handlers.do(model, ...)` for a
+    contrast under common random numbers); and one callable (a `Predictive`, or a helper that runs
+    inference) run with one key on other data, such as train then test.
 
     ## Why is this bad?
     JAX keys are values, not generators: the same key gives the same random numbers. Reusing one
@@ -66,9 +79,10 @@ class KeyReuse(Rule):
     ```
 
     ## Fix safety
-    Unsafe: the fix splits the key right before its first use (`key, subkey = random.split(key)`)
-    and gives that use the subkey, so the later use holds a fresh key. The program then draws
-    different random numbers.
+    Unsafe: the fix splits the key right before its earlier use (`key, subkey = random.split(key)`)
+    and gives that use the subkey, so the later use holds a fresh key; after `mcmc.warmup(key)` it
+    gives `mcmc.run` the warmup's key stream instead (`mcmc.run(mcmc.post_warmup_state.rng_key)`).
+    The program then draws different random numbers.
 
     ## Options
     None.
@@ -106,6 +120,21 @@ def walk(key, steps):
         x = x + random.normal(subkey)
     return x
 """,
+        """
+from jax import random
+from numpyro import handlers
+from numpyro.infer import MCMC, NUTS, Predictive
+
+def compare(model, reparam_model, samples, x_train, x_test):
+    rng_key = random.PRNGKey(0)
+    MCMC(NUTS(model), num_warmup=100, num_samples=100).run(rng_key, x_train)
+    MCMC(NUTS(reparam_model), num_warmup=100, num_samples=100).run(rng_key, x_train)
+    predictive = Predictive(model, samples)
+    train = predictive(rng_key, x_train)
+    test = predictive(rng_key, x_test)
+    treated = Predictive(handlers.do(model, data={"t": 1}), samples)(rng_key, x_test)
+    control = Predictive(handlers.do(model, data={"t": 0}), samples)(rng_key, x_test)
+""",
     ]
     INVALID = [
         """
@@ -127,6 +156,18 @@ def noisy(key, xs):
         out.append(x + random.normal(key))  # expect
     return out
 """,
+        """
+from jax import random
+from numpyro.infer import MCMC, NUTS
+
+def fit(model, x):
+    rng_key = random.PRNGKey(0)
+    y = random.normal(rng_key, (100,))
+    mcmc = MCMC(NUTS(model), num_warmup=100, num_samples=100)
+    mcmc.warmup(rng_key, x, y)  # expect
+    mcmc.run(rng_key, x, y)  # expect
+    key, subkey = random.split(rng_key)  # expect
+""",
     ]
 
     def check(self, module, settings) -> Iterator[Diagnostic]:
@@ -140,6 +181,20 @@ def noisy(key, xs):
                     "every iteration gets the same random numbers. Split inside the loop "
                     f"(`{use.key_text}, subkey = random.split({use.key_text})`) or use "
                     f"`random.fold_in({use.key_text}, i)`."
+                )
+            elif (receiver := warmup_receiver(event)) is not None:
+                message = (
+                    f"`{use.key_text}` was already given to `{first.consumer}` on line {first.span.line}: "
+                    f"`{use.consumer}` replaces the post-warmup state's key with the one it is given, so "
+                    "sampling replays the warmup's random numbers. Continue the warmup's key stream: "
+                    f"`{receiver}.run({receiver}.post_warmup_state.rng_key, ...)`."
+                )
+            elif use.consumer_kind == "split" or use.splits:
+                message = (
+                    f"`{use.key_text}` was already consumed by {describe(first)} on line {first.span.line}; "
+                    f"splitting it afterwards in {describe(use)} uses it twice: JAX's `jax_debug_key_reuse` "
+                    f"raises on this. Split before the first use (`{first.key_text}, subkey = random.split("
+                    f"{first.key_text})`) and give that use the subkey."
                 )
             else:
                 message = (
