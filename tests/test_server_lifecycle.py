@@ -107,6 +107,25 @@ def test_the_server_exits_at_end_of_input(tmp_path: Path):
         server.process.kill()
 
 
+def test_the_server_accepts_the_stdio_flag_that_language_clients_add(tmp_path: Path):
+    # vscode-languageclient appends `--stdio` to the command line for TransportKind.stdio.
+    server = RawClient([sys.executable, "-m", "numpyro_lint", "server", "--stdio"])
+    try:
+        server.send("initialize", {"processId": os.getpid(), "rootUri": tmp_path.as_uri(),
+                                   "capabilities": CAPABILITIES}, request=True)
+        answer = server.read_until(lambda message: message.get("id") == 1)
+        server.send("shutdown", None, request=True)
+        server.read_until(lambda message: message.get("id") == 2)
+        server.send("exit", None)
+        status = server.wait()
+    finally:
+        server.process.kill()
+
+    assert answer["result"]["serverInfo"]["name"] == "numpyro-lint"
+    assert "textDocumentSync" in answer["result"]["capabilities"]
+    assert status == 0
+
+
 def test_shutdown_then_exit_ends_with_status_zero_and_logs_to_the_log_file(tmp_path: Path):
     log_file = tmp_path / "server.log"
     server = RawClient([*SERVER_COMMAND, "--log-file", str(log_file)])
