@@ -21,10 +21,10 @@ const CHECKS = [
         name: 'problems-panel-lists-the-findings',
         async run(editor) {
             await editor.openFile(MODEL);
-            const expected = ['NPL102@7', 'NPL201@8'];
+            const expected = ['NPL102@8', 'NPL201@7'];
             const problems = await editor.waitForProblems(
                 (listed) => expected.every((item) => codesAndLines(listed).includes(item)),
-                `NPL102 on line 7 and NPL201 on line 8 of ${MODEL}`,
+                `NPL201 on line 7 and NPL102 on line 8 of ${MODEL}`,
             );
             assert.deepEqual(codesAndLines(problems), expected);
             assert.match(problems.find((problem) => problem.code === 'NPL102')?.message ?? '', /`print\(\)` in model `model`/);
@@ -34,7 +34,7 @@ const CHECKS = [
     {
         name: 'hover-shows-the-rule-documentation',
         async run(editor) {
-            await editor.goTo(7, 6);
+            await editor.goTo(8, 6);
             const hover = await editor.hoverText('What it does');
             for (const part of ['NPL102: model-io', 'What it does', 'Why is this bad?', 'Use instead']) {
                 assert.ok(hover.includes(part), `the hover lacks ${JSON.stringify(part)}:\n${hover}`);
@@ -44,7 +44,7 @@ const CHECKS = [
     {
         name: 'quick-fix-replaces-print',
         async run(editor) {
-            await editor.goTo(7, 6);
+            await editor.goTo(8, 6);
             await editor.applyQuickFix('Use `jax.debug.print`');
             const saved = await editor.save(MODEL);
             assert.match(saved, /^import jax$/m);
@@ -52,8 +52,8 @@ const CHECKS = [
             assert.doesNotMatch(saved, /^ {4}print\(/m);
             // The import moved the observed site down a line; only its finding is left.
             await editor.waitForProblems(
-                (listed) => codesAndLines(listed).join() === 'NPL201@9',
-                `only NPL201, now on line 9, after the fix`,
+                (listed) => codesAndLines(listed).join() === 'NPL201@8',
+                `only NPL201, now on line 8, after the fix`,
             );
         },
     },
