@@ -57,6 +57,13 @@ const CHECKS = [
             );
         },
     },
+    {
+        name: 'show-output-command-shows-the-server-log',
+        async run(editor) {
+            await editor.command('numpyro-lint: Show output');
+            await editor.waitForOutput('pulled diagnostics, utf-16 positions');
+        },
+    },
 ];
 
 module.exports = { CHECKS };

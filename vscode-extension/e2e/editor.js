@@ -147,9 +147,9 @@ class Editor {
         }
     }
 
-    /** The text of the status bar item whose text contains `part`. */
-    statusBarText(part) {
-        return this.page.locator('.statusbar-item', { hasText: part }).first().innerText({ timeout: TIMEOUT_MS.ui });
+    /** Waits until the Output panel shows a line containing `text`. */
+    async waitForOutput(text) {
+        await this.page.locator('.panel .output-view .view-line', { hasText: text }).first().waitFor({ timeout: TIMEOUT_MS.ui });
     }
 
     /** Saves a screenshot of the whole window as screenshots/NN-<name>.png; returns its path. */
