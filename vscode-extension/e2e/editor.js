@@ -7,6 +7,7 @@
 
 const fs = require('fs');
 const path = require('path');
+const { errors } = require('playwright-core');
 
 /** Bounds on waiting, not expectations of speed: the first diagnostics include starting the server. */
 const TIMEOUT_MS = { ui: 20_000, server: 60_000 };
@@ -136,14 +137,19 @@ class Editor {
             if (Date.now() > deadline) {
                 throw new Error(`timed out waiting for ${description}; Problems lists ${JSON.stringify(problems)}`);
             }
-            // Wait for the panel to change (diagnostics arrived) or the server to stop.
+            // Wait for the panel to change (diagnostics arrived) or the server to stop; the page checks
+            // on every animation frame. Running out of time is reported above, with what was listed.
             await this.page.waitForFunction(
-                ([previous, stoppedText]) =>
+                ({ previous, stoppedText }) =>
                     /** @type {HTMLElement | null} */ (document.querySelector('.markers-panel'))?.innerText !== previous ||
-                    [...document.querySelectorAll('.statusbar-item')].some((item) => item.textContent?.includes(stoppedText)),
-                [before, STOPPED],
-                { timeout: Math.max(1, deadline - Date.now()), polling: 'mutation' },
-            ).catch(() => undefined);
+                    Array.from(document.querySelectorAll('.statusbar-item')).some((item) => item.textContent?.includes(stoppedText)),
+                { previous: before, stoppedText: STOPPED },
+                { timeout: Math.max(1, deadline - Date.now()) },
+            ).catch((error) => {
+                if (!(error instanceof errors.TimeoutError)) {
+                    throw error;
+                }
+            });
         }
     }
 
