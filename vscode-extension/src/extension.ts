@@ -11,7 +11,6 @@ import {
     LanguageClientOptions,
     ServerOptions,
     State,
-    TransportKind,
 } from 'vscode-languageclient/node';
 import {
     chooseInterpreter,
@@ -345,10 +344,11 @@ class Session {
 
 function serverOptions(interpreter: readonly string[]): ServerOptions {
     const launch = serverLaunch(interpreter);
+    // No `transport`: with none the client talks over the process's stdio and adds nothing to `args`
+    // (`TransportKind.stdio` would append a second `--stdio`).
     return {
         command: launch.command,
         args: launch.args,
-        transport: TransportKind.stdio,
         options: { cwd: projectFolder()?.uri.fsPath },
     };
 }
