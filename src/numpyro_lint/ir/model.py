@@ -40,6 +40,8 @@ class Plate:
     size_text: str | None
     span: Span
     subsample_size_text: str | None = None
+    #: The `dim=` argument as written (`-2`), when given.
+    dim_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ class Site:
     #: Names referenced by the name expression (to tell per-iteration names in loops).
     name_refs: frozenset[str] = frozenset()
     value: Expr | None = None  # deterministic/factor value; param init value
+    #: The `infer=` argument as written (`{"enumerate": "parallel"}`), when given.
+    infer_text: str | None = None
 
     @property
     def is_latent(self) -> bool:
