@@ -75,7 +75,7 @@ def build_graph(module: ModuleIR, model: FunctionIR) -> ModelGraph:
     nodes: dict[str, GraphNode] = {}
     edges: dict[tuple[str, str], None] = {}
     plates: dict[str, GraphPlate] = {}
-    reachable = _reachable(module, model)
+    reachable = reachable_functions(module, model)
     for function in reachable:
         ids = [_site_id(site) for site in function.sites]
         outer = _outer_sites(function, reachable)
@@ -154,7 +154,7 @@ def _free_names(function: FunctionIR, site: Site) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _reachable(module: ModuleIR, model: FunctionIR) -> list[FunctionIR]:
+def reachable_functions(module: ModuleIR, model: FunctionIR) -> list[FunctionIR]:
     """`model` and the functions of the file it calls or passes on, transitively, in source order."""
     functions = list(module.functions)
     by_name, by_qualname = index_functions(functions)
@@ -315,7 +315,7 @@ def top_models(module: ModuleIR) -> list[FunctionIR]:
     from numpyro_lint.runner.targets import model_functions  # the IR's choice of models; no JAX
 
     models = model_functions(module)
-    inner = {f.qualname for model in models for f in _reachable(module, model) if f.qualname != model.qualname}
+    inner = {f.qualname for model in models for f in reachable_functions(module, model) if f.qualname != model.qualname}
     return [model for model in models if model.qualname not in inner] or models
 
 
