@@ -270,3 +270,24 @@ def test_build_graph_of_a_model_without_sites_of_its_own():
     """))
     graph = build_graph(module, module.function("model"))
     assert graph.nodes == () and graph.edges == ()
+
+
+def test_the_svg_laid_out_without_graphviz_puts_each_plate_around_its_sites_only():
+    from xml.etree import ElementTree
+
+    from numpyro_lint.graph import to_plain_svg
+
+    module = build_module_ir((EXAMPLES / "radon_hierarchical.py").read_text(encoding="utf-8"))
+    svg = ElementTree.fromstring(to_plain_svg(model_graphs(module, "radon_model")[0]))
+    ns = "{http://www.w3.org/2000/svg}"
+    centers = {g.get("data-site"): (float(g[0].get("cx")), float(g[0].get("cy")))
+               for g in svg.iter(f"{ns}g") if g.get("data-site")}
+    plates = {}
+    for g in svg.iter(f"{ns}g"):
+        if g.get("class") == "plate":
+            rect, label = g.find(f"{ns}rect"), g.find(f"{ns}text").text
+            x, y, w, h = (float(rect.get(k)) for k in ("x", "y", "width", "height"))
+            plates[label] = {name for name, (cx, cy) in centers.items() if x < cx < x + w and y < cy < y + h}
+    assert plates == {"counties (n_counties)": {"alpha"}, "households (county.shape[0])": {"log_radon"}}
+    assert len(list(svg.iter(f"{ns}line"))) == 5  # mu_alpha, sigma_alpha -> alpha; beta, sigma_y, alpha -> log_radon
+    assert centers["alpha"][1] < centers["log_radon"][1] and centers["mu_alpha"][1] < centers["alpha"][1]

@@ -192,12 +192,15 @@ async def test_show_graph_returns_the_models_plate_diagram(tmp_path):
 
         dot = await show(uri)
         mermaid = await show(uri, {"format": "mermaid", "model": "model"})
+        svg = await show(uri, {"format": "svg", "model": "other"})
         unknown = await show(uri, {"model": "nope"})
         closed = await show((tmp_path / "closed.py").as_uri())
 
     assert dot["format"] == "dot" and dot["models"] == ["model", "other"]
     assert '"model.x0" -> "model.y";' in dot["graph"]
     assert mermaid["models"] == ["model"] and mermaid["graph"].startswith("flowchart TB")
+    assert svg["graph"].lstrip().startswith(("<svg", "<?xml")) and svg["renderer"] in ("graphviz", "numpyro-lint")
+    assert ">outer (k)<" in svg["graph"] or "outer (k)" in svg["graph"]
     assert unknown == {"error": "no model named 'nope' (models in this file: model, other)"}
     assert "not an open document" in closed["error"]
 
@@ -218,7 +221,7 @@ async def test_the_real_runner_measures_shapes_and_quantiles_for_the_hover(tmp_p
     pytest.importorskip("numpyro")
     text = (Path(__file__).resolve().parents[1] / "examples" / "eight_schools_centered.py").read_text(encoding="utf-8")
     lines = text.splitlines()
-    theta_line = next(i for i, line in enumerate(lines) if '"theta"' in line)
+    theta_line = next(i for i, line in enumerate(lines) if line.strip().startswith('theta = numpyro.sample("theta"'))
     options = {"debounce-ms": 0, "inlay-hints": True,
                "smoke": {"enabled": True, "on-open": False, "chains": 2, "warmup": 50, "samples": 50}}
     async with session(recorded_capabilities(VSCODE), tmp_path, init_options=options) as client:

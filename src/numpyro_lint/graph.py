@@ -293,6 +293,115 @@ def to_svg(graphs: list[ModelGraph]) -> str:
     return done.stdout
 
 
+def to_plain_svg(graph: ModelGraph) -> str:
+    """An SVG laid out here, without Graphviz (for the editor): sites in rows by their depth in the
+    graph; each plate's sites side by side in columns of their own, so that a plate is a rectangle
+    around its sites and nothing else, nested plates inside it."""
+    layout = _Layout(graph)
+    return layout.svg()
+
+
+class _Layout:
+    ROW = 84
+    NODE_HEIGHT = 34
+    GAP = 28
+    MARGIN = 24
+
+    def __init__(self, graph: ModelGraph) -> None:
+        self.graph = graph
+        order = {plate.key: i for i, plate in enumerate(graph.plates)}
+        self.depth = {plate.key: len(self._path(plate.key)) for plate in graph.plates}
+        rank = {node.id: 0 for node in graph.nodes}
+        for _ in range(len(graph.nodes)):  # longest path from the roots (bounded: names may collide)
+            changed = False
+            for a, b in graph.edges:
+                if a in rank and b in rank and rank[b] < rank[a] + 1:
+                    rank[b] = rank[a] + 1
+                    changed = True
+            if not changed:
+                break
+        self.rank = rank
+        groups = sorted({node.plates for node in graph.nodes}, key=lambda path: [order[k] for k in path])
+        self.width = {node.id: max(72, 7 * len(_label(node)) + 24) for node in graph.nodes}
+        self.center: dict[str, tuple[float, float]] = {}
+        self.group_x: dict[tuple[str, ...], tuple[float, float]] = {}
+        x = float(self.MARGIN + self._pad(0))
+        max_depth = max(self.depth.values(), default=0)
+        for position, group in enumerate(groups):
+            if position and groups[position - 1][:1] != group[:1]:
+                x += 2 * self._pad(0)  # between unrelated plates: room for both rectangles
+            members = [node for node in graph.nodes if node.plates == group]
+            by_rank: dict[int, list[GraphNode]] = {}
+            for node in members:
+                by_rank.setdefault(rank[node.id], []).append(node)
+            label = next((p.label for p in graph.plates if group and p.key == group[-1]), "")
+            widths = [sum(self.width[n.id] + self.GAP for n in nodes) for nodes in by_rank.values()]
+            width = max([*widths, 7 * len(label) + 24])
+            for row, nodes in by_rank.items():
+                cursor = x + (width - sum(self.width[n.id] + self.GAP for n in nodes)) / 2
+                y = self.MARGIN + max_depth * 10 + row * self.ROW + self.NODE_HEIGHT / 2 + 10
+                for node in nodes:
+                    self.center[node.id] = (cursor + (self.width[node.id] + self.GAP) / 2, y)
+                    cursor += self.width[node.id] + self.GAP
+            self.group_x[group] = (x, x + width)
+            x += width + self.GAP
+        self.total_width = x + self.MARGIN
+        rows = max(rank.values(), default=0) + 1
+        self.total_height = self.MARGIN * 2 + max_depth * 20 + rows * self.ROW + 20
+
+    def _path(self, key: str) -> list[str]:
+        plates = {plate.key: plate for plate in self.graph.plates}
+        path = []
+        while key is not None and key in plates and key not in path:
+            path.append(key)
+            key = plates[key].parent
+        return path
+
+    def _pad(self, depth: int) -> float:
+        return 10.0 + 8.0 * max(0, 3 - depth)
+
+    def svg(self) -> str:
+        from html import escape
+
+        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.total_width:.0f}" '
+                 f'height="{self.total_height:.0f}" font-family="Helvetica, Arial, sans-serif" font-size="12">',
+                 '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
+                 'markerHeight="8" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>']
+        for plate in self.graph.plates:
+            members = [n for n in self.graph.nodes if plate.key in n.plates]
+            groups = [span for group, span in self.group_x.items() if plate.key in group]
+            if not members or not groups:
+                continue
+            pad = self._pad(self.depth[plate.key])
+            left = min(a for a, _ in groups) - pad + self.GAP / 2
+            right = max(b for _, b in groups) + pad - self.GAP / 2
+            top = min(self.center[n.id][1] for n in members) - self.NODE_HEIGHT / 2 - pad
+            bottom = max(self.center[n.id][1] for n in members) + self.NODE_HEIGHT / 2 + pad + 12
+            parts.append(f'<g class="plate"><rect x="{left:.1f}" y="{top:.1f}" width="{right - left:.1f}" '
+                         f'height="{bottom - top:.1f}" rx="6" fill="none" stroke="currentColor"/>'
+                         f'<text x="{right - 6:.1f}" y="{bottom - 6:.1f}" text-anchor="end">'
+                         f'{escape(plate.label)}</text></g>')
+        for a, b in self.graph.edges:
+            if a not in self.center or b not in self.center:
+                continue
+            (x1, y1), (x2, y2) = self.center[a], self.center[b]
+            parts.append(f'<line class="edge" x1="{x1:.1f}" y1="{y1 + self.NODE_HEIGHT / 2:.1f}" x2="{x2:.1f}" '
+                         f'y2="{y2 - self.NODE_HEIGHT / 2:.1f}" stroke="currentColor" marker-end="url(#arrow)"/>')
+        for node in self.graph.nodes:
+            x, y = self.center[node.id]
+            rx, ry = self.width[node.id] / 2, self.NODE_HEIGHT / 2
+            fill = "#bbbbbb" if node.kind in ("observed", "factor") else "none"
+            dash = ' stroke-dasharray="4 3"' if node.kind == "deterministic" else ""
+            shape = (f'<rect x="{x - rx:.1f}" y="{y - ry:.1f}" width="{2 * rx:.1f}" height="{2 * ry:.1f}" '
+                     if node.kind in ("factor", "param") else f'<ellipse cx="{x:.1f}" cy="{y:.1f}" rx="{rx:.1f}" '
+                                                              f'ry="{ry:.1f}" ')
+            parts.append(f'<g class="node {node.kind}" data-site="{escape(node.id)}">{shape}fill="{fill}" '
+                         f'stroke="currentColor"{dash}/><text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">'
+                         f'{escape(_label(node))}</text></g>')
+        parts.append("</svg>")
+        return "\n".join(parts) + "\n"
+
+
 def render(graphs: list[ModelGraph], output_format: str) -> str:
     if output_format == "dot":
         return to_dot(graphs)

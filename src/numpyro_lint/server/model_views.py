@@ -75,8 +75,10 @@ def inlay_hints(analysis: Analysis, smoke: SmokeResult | None, uri: str, visible
 
 
 def graph_result(analysis: Analysis, model: str | None, output_format: str) -> dict[str, Any]:
-    """`numpyro-lint.showGraph`: {"format", "graph", "models"} or {"error"}."""
-    from numpyro_lint.graph import FORMATS, GraphvizMissing, NoSuchModel, model_graphs, render
+    """`numpyro-lint.showGraph`: {"format", "graph", "models", "renderer"} or {"error"}. An editor has no
+    Graphviz to count on: without it, "svg" is laid out here ("renderer": "numpyro-lint"), one `<svg>`
+    element per model."""
+    from numpyro_lint.graph import FORMATS, GraphvizMissing, NoSuchModel, model_graphs, render, to_plain_svg
 
     module = analysis.module
     if output_format not in FORMATS:
@@ -85,7 +87,13 @@ def graph_result(analysis: Analysis, model: str | None, output_format: str) -> d
         return {"error": "the file does not parse"}
     try:
         graphs = model_graphs(module, model)
-        return {"format": output_format, "graph": render(graphs, output_format),
-                "models": [graph.model for graph in graphs]}
-    except (NoSuchModel, GraphvizMissing) as error:
+    except NoSuchModel as error:
         return {"error": str(error)}
+    result = {"format": output_format, "models": [graph.model for graph in graphs], "renderer": "numpyro-lint"}
+    try:
+        result["graph"] = render(graphs, output_format)
+        if output_format == "svg":
+            result["renderer"] = "graphviz"
+    except GraphvizMissing:
+        result["graph"] = "".join(to_plain_svg(graph) for graph in graphs)
+    return result
