@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test venv venv-test docs bench soak clean
+.PHONY: demo test e2e-vscode venv venv-test docs bench soak clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,19 @@ demo: $(VENV)/.base
 
 test: $(VENV)/.test
 	$(PY) -m pytest
+
+# The .vsix, rebuilt when the extension's sources change (`make test` builds it with the same script).
+VSIX := vscode-extension/numpyro-lint.vsix
+$(VSIX): $(wildcard vscode-extension/src/*.ts) vscode-extension/package.json vscode-extension/package-lock.json vscode-extension/tsconfig.json
+	bash vscode-extension/scripts/build-and-test.sh
+
+# The extension in a real VS Code: code-server in headless Chromium (vscode-extension/e2e/). setup.sh
+# installs what is missing (Debian packages as root; code-server, cached in build/e2e); screenshots and the
+# editor's logs land in build/e2e/screenshots and build/e2e/logs. `.ci/run` runs it after `make test`.
+E2E := build/e2e
+e2e-vscode: $(VENV)/.base $(VSIX)
+	bash vscode-extension/e2e/setup.sh $(E2E)
+	node vscode-extension/e2e/run.js --code-server $(E2E)/code-server --vsix $(VSIX) --python $(PY) --out $(E2E)
 
 docs: $(VENV)/.base
 	$(PY) scripts/generate_rule_docs.py

@@ -52,11 +52,20 @@ class RawClient:
             if predicate(message):
                 return message
 
-    def initialize(self, root: Path, process_id: int | None, options: Any = None) -> None:
+    def initialize(self, root: Path, process_id: int | None, options: Any = None) -> dict[str, Any]:
+        """Sends initialize and initialized; returns the server's answer to initialize."""
         self.send("initialize", {"processId": process_id, "rootUri": root.as_uri(), "capabilities": CAPABILITIES,
                                  "initializationOptions": options}, request=True)
-        self.read_until(lambda message: message.get("id") == 1)
+        answer = self.read_until(lambda message: message.get("id") == 1)
         self.send("initialized", {})
+        return answer
+
+    def shutdown_and_exit(self) -> int:
+        """The orderly end: shutdown, its answer, exit; returns the exit status."""
+        self.send("shutdown", None, request=True)
+        self.read_until(lambda message: message.get("id") == self._next_id)
+        self.send("exit", None)
+        return self.wait()
 
     def wait(self) -> int:
         return self.process.wait(timeout=TIMEOUT_S)
@@ -107,15 +116,26 @@ def test_the_server_exits_at_end_of_input(tmp_path: Path):
         server.process.kill()
 
 
+def test_the_server_accepts_the_stdio_flag_that_language_clients_add(tmp_path: Path):
+    # The VS Code extension passes it, as vscode-languageclient does for TransportKind.stdio.
+    server = RawClient([*SERVER_COMMAND, "--stdio"])
+    try:
+        answer = server.initialize(tmp_path, os.getpid())
+        status = server.shutdown_and_exit()
+    finally:
+        server.process.kill()
+
+    assert answer["result"]["serverInfo"]["name"] == "numpyro-lint"
+    assert "textDocumentSync" in answer["result"]["capabilities"]
+    assert status == 0
+
+
 def test_shutdown_then_exit_ends_with_status_zero_and_logs_to_the_log_file(tmp_path: Path):
     log_file = tmp_path / "server.log"
     server = RawClient([*SERVER_COMMAND, "--log-file", str(log_file)])
     try:
         server.initialize(tmp_path, os.getpid())
-        server.send("shutdown", None, request=True)
-        server.read_until(lambda message: message.get("id") == 2)
-        server.send("exit", None)
-        status = server.wait()
+        status = server.shutdown_and_exit()
     finally:
         server.process.kill()
 

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = commands.add_parser("server", help="run the language server on stdio")
     server.add_argument("--log-file", type=Path, help="also write the server log to this file")
+    # LSP clients (vscode-languageclient among them) name the transport; stdio is the only one we speak.
+    server.add_argument("--stdio", action="store_true", help="talk LSP over stdin and stdout (the default)")
 
     smoke = commands.add_parser("smoke", help="run the model: prior predictive and a short NUTS run")
     smoke.add_argument("file", type=Path)

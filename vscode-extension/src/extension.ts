@@ -12,7 +12,6 @@ import {
     LanguageClientOptions,
     ServerOptions,
     State,
-    TransportKind,
 } from 'vscode-languageclient/node';
 import {
     chooseInterpreter,
@@ -462,10 +461,11 @@ class GraphView {
 
 function serverOptions(interpreter: readonly string[]): ServerOptions {
     const launch = serverLaunch(interpreter);
+    // No `transport`: with none the client talks over the process's stdio and adds nothing to `args`
+    // (`TransportKind.stdio` would append a second `--stdio`).
     return {
         command: launch.command,
         args: launch.args,
-        transport: TransportKind.stdio,
         options: { cwd: projectFolder()?.uri.fsPath },
     };
 }

@@ -102,8 +102,9 @@ function withModule(interpreter: readonly string[], moduleArgs: string[]): Launc
     return { command: interpreter[0], args: [...interpreter.slice(1), ...moduleArgs] };
 }
 
+/** The server over stdio. The flag is named here, not left to the client's `TransportKind.stdio`, so that this is the whole command line. */
 export function serverLaunch(interpreter: readonly string[]): Launch {
-    return withModule(interpreter, ['-m', 'numpyro_lint', 'server']);
+    return withModule(interpreter, ['-m', 'numpyro_lint', 'server', '--stdio']);
 }
 
 export function installLaunch(interpreter: readonly string[]): Launch {

@@ -64,15 +64,16 @@ describe('the extension in VS Code (stubbed)', () => {
         assert.strictEqual(item.command, 'numpyroLint.showOutput');
     });
 
-    it('starts `<interpreter> -m numpyro_lint server` over stdio with the user settings as initializationOptions', async () => {
+    it('starts `<interpreter> -m numpyro_lint server --stdio` over stdio with the user settings as initializationOptions', async () => {
         stub.state.userSettings.set('select', ['NPL1']);
         stub.state.userSettings.set('smoke.enabled', true);
         await activate(context());
         assert.strictEqual(LanguageClient.instances.length, 1);
         const { serverOptions, clientOptions } = client();
         assert.strictEqual(serverOptions.command, fakePython[0]);
-        assert.deepStrictEqual(serverOptions.args, [fakePython[1], '-m', 'numpyro_lint', 'server']);
-        assert.strictEqual(serverOptions.transport, 0 /* stdio */);
+        // What the real client spawns: the flag once, and the process's stdio as the channel.
+        assert.deepStrictEqual(client().commandLine(), [fakePython[0], fakePython[1], '-m', 'numpyro_lint', 'server', '--stdio']);
+        assert.strictEqual(client().channel(), 'stdio');
         assert.deepStrictEqual(clientOptions.initializationOptions, { select: ['NPL1'], smoke: { enabled: true } });
     });
 
@@ -121,7 +122,7 @@ describe('the extension in VS Code (stubbed)', () => {
 
         stub.changeSetting('interpreter', [...fakePython, '-I']);
         await eventually(() => LanguageClient.instances.length === 2, 'a second client');
-        assert.deepStrictEqual(client().serverOptions.args, [fakePython[1], '-I', '-m', 'numpyro_lint', 'server']);
+        assert.deepStrictEqual(client().serverOptions.args, [fakePython[1], '-I', '-m', 'numpyro_lint', 'server', '--stdio']);
         assert.strictEqual(LanguageClient.instances[0].state, 1 /* stopped */);
     });
 

@@ -84,12 +84,12 @@ describe('choosing the interpreter that runs the server', () => {
 });
 
 describe('commands run in the chosen interpreter', () => {
-    it('starts the server as `<python> -m numpyro_lint server`, keeping leading arguments', () => {
+    it('starts the server as `<python> -m numpyro_lint server --stdio`, keeping leading arguments', () => {
         assert.deepStrictEqual(serverLaunch(['/venv/bin/python']), {
             command: '/venv/bin/python',
-            args: ['-m', 'numpyro_lint', 'server'],
+            args: ['-m', 'numpyro_lint', 'server', '--stdio'],
         });
-        assert.deepStrictEqual(serverLaunch(['py', '-3.11']), { command: 'py', args: ['-3.11', '-m', 'numpyro_lint', 'server'] });
+        assert.deepStrictEqual(serverLaunch(['py', '-3.11']), { command: 'py', args: ['-3.11', '-m', 'numpyro_lint', 'server', '--stdio'] });
     });
 
     it('installs with `<python> -m pip install numpyro-lint` into that same interpreter', () => {

@@ -31,10 +31,23 @@ export class LanguageClient {
     constructor(
         readonly id: string,
         readonly name: string,
-        readonly serverOptions: { command: string; args: string[]; transport: TransportKind; options?: { cwd?: string } },
+        readonly serverOptions: { command: string; args: string[]; transport?: TransportKind; options?: { cwd?: string } },
         readonly clientOptions: Record<string, any>,
     ) {
         LanguageClient.instances.push(this);
+    }
+
+    /** The command line the real client (vscode-languageclient 9, `Executable`) spawns: it appends a flag naming the transport. */
+    commandLine(): string[] {
+        const { command, args, transport } = this.serverOptions;
+        const flags = { [TransportKind.stdio]: ['--stdio'], [TransportKind.pipe]: ['--pipe=<name>'] } as Record<number, string[]>;
+        return [command, ...args, ...(transport === undefined ? [] : flags[transport] ?? [])];
+    }
+
+    /** How the real client talks to the process: over its stdio unless a pipe or socket transport is named. */
+    channel(): 'stdio' | 'other' {
+        const transport = this.serverOptions.transport;
+        return transport === undefined || transport === TransportKind.stdio ? 'stdio' : 'other';
     }
 
     async start(): Promise<void> {

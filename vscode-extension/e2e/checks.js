@@ -1,0 +1,69 @@
+// @ts-check
+/**
+ * What the end-to-end test checks in the real editor, in order, on workspace/model.py. Each check is a
+ * name and a function of the Editor (editor.js); run.js takes a screenshot after each one. Add a check
+ * by appending to CHECKS; a check may rely on the state the checks before it leave (the open file).
+ */
+'use strict';
+
+const assert = require('assert/strict');
+
+const MODEL = 'model.py';
+
+/** `code@line`, sorted, for comparing what Problems lists with what is expected. */
+function codesAndLines(problems) {
+    return problems.map((problem) => `${problem.code}@${problem.line}`).sort();
+}
+
+/** @type {{ name: string, run: (editor: import('./editor').Editor) => Promise<void> }[]} */
+const CHECKS = [
+    {
+        name: 'problems-panel-lists-the-findings',
+        async run(editor) {
+            await editor.openFile(MODEL);
+            const expected = ['NPL102@8', 'NPL201@7'];
+            const problems = await editor.waitForProblems(
+                (listed) => expected.every((item) => codesAndLines(listed).includes(item)),
+                `NPL201 on line 7 and NPL102 on line 8 of ${MODEL}`,
+            );
+            assert.deepEqual(codesAndLines(problems), expected);
+            assert.match(problems.find((problem) => problem.code === 'NPL102')?.message ?? '', /`print\(\)` in model `model`/);
+            assert.match(problems.find((problem) => problem.code === 'NPL201')?.message ?? '', /Observed site "y"/);
+        },
+    },
+    {
+        name: 'hover-shows-the-rule-documentation',
+        async run(editor) {
+            await editor.goTo(8, 6);
+            const hover = await editor.hoverText('What it does');
+            for (const part of ['NPL102: model-io', 'What it does', 'Why is this bad?', 'Use instead']) {
+                assert.ok(hover.includes(part), `the hover lacks ${JSON.stringify(part)}:\n${hover}`);
+            }
+        },
+    },
+    {
+        name: 'quick-fix-replaces-print',
+        async run(editor) {
+            await editor.goTo(8, 6);
+            await editor.applyQuickFix('Use `jax.debug.print`');
+            const saved = await editor.save(MODEL);
+            assert.match(saved, /^import jax$/m);
+            assert.match(saved, /^ {4}jax\.debug\.print\("mu is \{\}", mu\)$/m);
+            assert.doesNotMatch(saved, /^ {4}print\(/m);
+            // The import moved the observed site down a line; only its finding is left.
+            await editor.waitForProblems(
+                (listed) => codesAndLines(listed).join() === 'NPL201@8',
+                `only NPL201, now on line 8, after the fix`,
+            );
+        },
+    },
+    {
+        name: 'show-output-command-shows-the-server-log',
+        async run(editor) {
+            await editor.command('numpyro-lint: Show output');
+            await editor.waitForOutput('pulled diagnostics, utf-16 positions');
+        },
+    },
+];
+
+module.exports = { CHECKS };
