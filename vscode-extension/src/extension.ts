@@ -214,8 +214,11 @@ class Session {
 
     /** The model graph of the active Python document in a webview beside it, redrawn as it changes. */
     async showGraph(): Promise<void> {
-        const document = vscode.window.activeTextEditor?.document;
-        if (document?.languageId !== 'python') {
+        // The active editor, else a visible Python one (focus may be in the Output panel, itself an editor).
+        const document = [vscode.window.activeTextEditor, ...vscode.window.visibleTextEditors]
+            .map((editor) => editor?.document)
+            .find((candidate) => candidate?.languageId === 'python');
+        if (!document) {
             void vscode.window.showWarningMessage('Open a Python file with a NumPyro model to see its graph.');
             return;
         }

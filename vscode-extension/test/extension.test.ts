@@ -184,6 +184,21 @@ describe('the extension in VS Code (stubbed)', () => {
         assert.strictEqual(stub.state.panels.length, 2, 'a closed panel is opened anew');
     });
 
+    it('"Show model graph" uses a visible Python editor when focus is in another one (the Output panel)', async () => {
+        await activate(context());
+        stub.state.activeDocument = { uri: Uri.parse('output://numpyro-lint'), languageId: 'log' };
+        stub.state.visibleDocuments = [{ uri: Uri.file('/project/model.py'), languageId: 'python' }];
+        await stub.state.commands.get('numpyroLint.showGraph')!();
+        assert.strictEqual(stub.state.panels[0]?.title, 'Model graph: model.py');
+    });
+
+    it('"Show model graph" says what it needs when no Python file is open', async () => {
+        await activate(context());
+        await stub.state.commands.get('numpyroLint.showGraph')!();
+        assert.deepStrictEqual(stub.state.panels, []);
+        assert.deepStrictEqual(stub.state.messages.map((m) => m.text), ['Open a Python file with a NumPyro model to see its graph.']);
+    });
+
     it('"Run smoke check now" says why when the server could not run it', async () => {
         await activate(context());
         stub.state.activeDocument = { uri: Uri.file('/project/model.py'), languageId: 'python' };

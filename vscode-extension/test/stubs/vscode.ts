@@ -96,6 +96,8 @@ function freshState() {
         isTrusted: true,
         workspaceFolders: [{ uri: Uri.file('/project'), name: 'project', index: 0 }],
         activeDocument: undefined as { uri: Uri; languageId: string } | undefined,
+        /** Documents in visible editors besides the active one. */
+        visibleDocuments: [] as { uri: Uri; languageId: string }[],
         commands: new Map<string, (...args: unknown[]) => unknown>(),
         executed: [] as { command: string; args: unknown[] }[],
         messages: [] as Message[],
@@ -144,6 +146,9 @@ export const window = {
     get activeTextEditor() {
         const document = stub.state.activeDocument;
         return document ? { document } : undefined;
+    },
+    get visibleTextEditors() {
+        return stub.state.visibleDocuments.map((document) => ({ document }));
     },
     createOutputChannel(_name: string, _options?: unknown) {
         const log = (line: string) => stub.state.log.push(line);
