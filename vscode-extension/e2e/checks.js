@@ -83,6 +83,16 @@ const CHECKS = [
             assert.match(await editor.webviewText('svg', 'y ~ Normal'), /mu ~ Normal/);
         },
     },
+    {
+        name: 'model-graph-is-redrawn-when-the-model-changes',
+        async run(editor) {
+            await editor.goTo(8, 1);
+            await editor.page.keyboard.press('End');
+            await editor.page.keyboard.press('Enter');
+            await editor.page.keyboard.type('numpyro.sample("z", dist.Normal(mu, 2.0))');
+            assert.match(await editor.webviewText('svg', 'z ~ Normal'), /mu ~ Normal/);
+        },
+    },
 ];
 
 module.exports = { CHECKS };
