@@ -17,9 +17,10 @@ from numpyro_lint.ir import distributions
 from numpyro_lint.ir.model import Distribution, FunctionIR, ModuleIR, Plate, Site
 from numpyro_lint.runner.protocol import ModelFacts, SiteFacts
 
-#: Smoke codes (and NPL501, which the runner measures) that a model's code lens may report.
+#: Which finding a model's code lens reports first: the most severe (then the first in the file).
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFORMATION: 2, Severity.HINT: 3}
 _WORD = re.compile(r"[A-Za-z_]\w*")
+#: A lens shows the start of its finding's message; the hover and Problems have the rest.
 LENS_MESSAGE_CHARS = 60
 _DTYPES = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16", "int32": "i32",
            "int64": "i64", "int8": "i8", "uint8": "u8", "bool": "bool"}
