@@ -5,6 +5,8 @@
 - didChange -> publishDiagnostics for a 200-line and a 1,000-line model file: p50 and p95 over `--edits`
   edits, with `debounce-ms = 0` (the analysis and the protocol; the goal's measure) and with the default
   debounce (what a user waits after they stop typing);
+- hover on a sample site and code lenses of a 1,000-line file, once its diagnostics are in: p50 against a
+  request the server does not handle (the protocol's round trip), which is what insight adds;
 - the server's RSS after opening 20 files and receiving their diagnostics;
 - spawn -> `initialize` answer (median of `--starts` starts).
 
@@ -30,7 +32,7 @@ SERVER = [sys.executable, "-m", "numpyro_lint", "server"]
 #: The floor for start-up: a pygls server that does nothing (importing pygls and lsprotocol is most of it).
 BARE_PYGLS = [sys.executable, "-c",
               "from pygls.lsp.server import LanguageServer; LanguageServer('bare', '0').start_io()"]
-GOALS = {"p50 200": 0.040, "p50 1000": 0.150, "rss": 150.0, "initialize": 0.6}
+GOALS = {"p50 200": 0.040, "p50 1000": 0.150, "rss": 150.0, "initialize": 0.6, "insight": 0.010}
 #: As users run it: with bytecode caches (this machine sets PYTHONDONTWRITEBYTECODE, which would time
 #: compiling the server's modules on every start).
 ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
@@ -220,6 +222,36 @@ async def edit_latencies(text: str, edits: int, root: Path, debounce_ms: int | N
     return latencies
 
 
+async def insight_latencies(text: str, requests: int, root: Path) -> dict[str, list[float]]:
+    """Round trips of a hover on a sample site's name, of `textDocument/codeLens`, and of a request the
+    server does not handle (the baseline), on a file whose analysis is current."""
+    server = await Server.start()
+    await server.initialize(root, {"debounce-ms": 0})
+    uri = server.open(root / "model.py", text)
+    await server.published_for(uri, 1)
+    sites = [(number, line.index('sample("') + 8) for number, line in enumerate(text.splitlines())
+             if 'sample("' in line]
+    document = {"textDocument": {"uri": uri}}
+    timings: dict[str, list[float]] = {"hover": [], "codeLens": [], "baseline": []}
+    for index in range(requests):
+        line, character = sites[index % len(sites)]
+        for name, method, params in [
+            ("baseline", "textDocument/documentColor", document),
+            ("hover", "textDocument/hover", {**document, "position": {"line": line, "character": character}}),
+            ("codeLens", "textDocument/codeLens", document),
+        ]:
+            started = time.perf_counter()
+            try:
+                answer = await server.request(method, params)
+            except ResponseError:
+                answer = None
+            timings[name].append(time.perf_counter() - started)
+            if name == "hover" and not answer:
+                raise RuntimeError(f"no hover on the sample site at {line + 1}:{character}")
+    await server.stop()
+    return timings
+
+
 async def rss_after_opening(sources: list[str], count: int, root: Path) -> float:
     server = await Server.start()
     await server.initialize(root, {})
@@ -301,6 +333,16 @@ async def main() -> int:
             rows.append((f"  with the default debounce (150 ms), {real_lines} lines (p50 / p95)",
                          f"{percentile(latencies, 0.5) * 1000:.0f} / {percentile(latencies, 0.95) * 1000:.0f} ms",
                          ""))
+        text = model_file(sources, 1000)
+        timings = await insight_latencies(text, args.edits, root)
+        baseline = percentile(timings["baseline"], 0.5)
+        for name in ("hover", "codeLens"):
+            added = percentile(timings[name], 0.5) - baseline
+            rows.append((f"{name} on a sample site, {text.count(chr(10))} lines: p50, added to a bare round trip"
+                         if name == "hover" else f"codeLens, {text.count(chr(10))} lines: p50, added to a bare round trip",
+                         f"{percentile(timings[name], 0.5) * 1000:.1f} ms, +{added * 1000:.1f} ms",
+                         f"+ <= {GOALS['insight'] * 1000:.0f} ms " + _verdict(added, GOALS["insight"])))
+        rows.append(("  a request the server does not handle (p50)", f"{baseline * 1000:.1f} ms", ""))
         rss = await rss_after_opening(sources, 20, root)
         rows.append(("server RSS after opening 20 files", f"{rss:.0f} MB",
                      f"<= {GOALS['rss']:.0f} MB " + _verdict(rss, GOALS["rss"])))

@@ -64,6 +64,8 @@ class Client(LanguageClient):
         self.runner_states: list[dict[str, Any]] = []
         self.initialize_result: types.InitializeResult | None = None
         self.refreshes = 0
+        #: Requests to ask again for code lenses or inlay hints.
+        self.insight_refreshes = 0
         #: What the server wrote to stderr, line by line (also passed on to the test's stderr).
         self.stderr_lines: list[str] = []
         self._arrived = asyncio.Event()
@@ -150,9 +152,17 @@ def _register(ls: Client, params: types.RegistrationParams) -> None:
     ls.wake()
 
 
+def _insight_refresh(ls: Client, params: Any) -> None:
+    """`workspace/codeLens/refresh` and `workspace/inlayHint/refresh`: counted, like diagnostic refreshes."""
+    ls.insight_refreshes += 1
+    ls.wake()
+
+
 def make_client() -> Client:
     client = Client(converter_factory=default_converter)
     features = {method: _wrap(method) for method in DEFAULT_CLIENT_FEATURES}
+    features[types.WORKSPACE_CODE_LENS_REFRESH] = _insight_refresh
+    features[types.WORKSPACE_INLAY_HINT_REFRESH] = _insight_refresh
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = _publish
     features[types.WORKSPACE_APPLY_EDIT] = _apply_edit
     features[types.CLIENT_REGISTER_CAPABILITY] = _register

@@ -345,7 +345,7 @@ async def test_initialize_result(editor: str, tmp_path: Path):
     assert capabilities.position_encoding == ENCODINGS[editor]
     assert "source.fixAll.numpyro-lint" in capabilities.code_action_provider.code_action_kinds
     assert capabilities.code_action_provider.resolve_provider
-    assert list(capabilities.execute_command_provider.commands) == ["numpyro-lint.runSmoke"]
+    assert sorted(capabilities.execute_command_provider.commands) == ["numpyro-lint.runSmoke", "numpyro-lint.showGraph"]
     assert capabilities.hover_provider
     assert capabilities.diagnostic_provider is None  # none of these clients can be refreshed: push
     assert capabilities.text_document_sync.change == types.TextDocumentSyncKind.Incremental

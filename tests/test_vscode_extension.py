@@ -46,4 +46,5 @@ def test_vsix_holds_the_bundled_client_and_no_node_modules(build):
         "numpyroLint.fixAll": "Fix all",
         "numpyroLint.restart": "Restart server",
         "numpyroLint.showOutput": "Show output",
+        "numpyroLint.showGraph": "Show model graph",
     }

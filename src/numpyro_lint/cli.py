@@ -1,4 +1,4 @@
-"""`numpyro-lint check | fix | server | smoke`."""
+"""`numpyro-lint check | fix | server | smoke | graph`."""
 
 from __future__ import annotations
 
@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--config", type=Path, help="a pyproject.toml to read instead of the nearest one")
     smoke.add_argument("--isolated", action="store_true", help="ignore all configuration files")
     smoke.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    graph = commands.add_parser("graph", help="draw a model's plate diagram from the code (runs nothing)")
+    graph.add_argument("file", type=Path)
+    graph.add_argument("--model", help="the model function to draw (default: every model in the file)")
+    graph.add_argument("--format", choices=("dot", "mermaid", "svg"), default="dot",
+                       help="svg needs Graphviz's `dot` (default: dot)")
     return parser
 
 
@@ -82,6 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from numpyro_lint.server import run_server
 
             return run_server(log_file=args.log_file)
+        if args.command == "graph":
+            from numpyro_lint.graph import graph_command
+
+            status, out, error = graph_command(str(args.file), args.model, args.format)
+            sys.stdout.write(out)
+            if error:
+                print(error, file=sys.stderr)
+            return status
         settings = resolve_settings(args)
         if args.command == "smoke":
             from numpyro_lint.runner.cli import run_smoke_command

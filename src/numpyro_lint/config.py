@@ -60,6 +60,8 @@ class Settings:
     #: NPL402's unsafe fix: Gamma(concentration, rate) to use instead of a vague Gamma.
     gamma_replacement: tuple[float, float] = (2.0, 0.1)
     debounce_ms: int = 150
+    #: The editor shows each site's shape after its `sample(...)` call, from the last smoke run.
+    inlay_hints: bool = False
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
 
     @property
@@ -103,6 +105,7 @@ _TOP_LEVEL_KEYS: dict[str, tuple[str, str]] = {
     "weak-prior-scale": ("weak_prior_scale", "number"),
     "gamma-replacement": ("gamma_replacement", "pair"),
     "debounce-ms": ("debounce_ms", "int"),
+    "inlay-hints": ("inlay_hints", "bool"),
 }
 _SMOKE_KEYS: dict[str, tuple[str, str]] = {
     "enabled": ("enabled", "bool"),

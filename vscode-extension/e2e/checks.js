@@ -64,6 +64,35 @@ const CHECKS = [
             await editor.waitForOutput('pulled diagnostics, utf-16 positions');
         },
     },
+    {
+        name: 'code-lens-above-the-model-offers-a-smoke-run',
+        async run(editor) {
+            await editor.openFile(MODEL);
+            const lens = await editor.codeLensText('Smoke-run');
+            assert.equal(lens.trim(), '▶ Smoke-run');
+        },
+    },
+    {
+        name: 'show-model-graph-opens-a-webview-beside-the-editor',
+        async run(editor) {
+            await editor.openFile(MODEL); // the command is offered for the Python file that has focus
+            await editor.command('numpyro-lint: Show model graph');
+            await editor.page.locator('.tab', { hasText: `Model graph: ${MODEL}` }).waitFor({ timeout: 20_000 });
+            const caption = await editor.webviewText('.caption', 'nothing was run');
+            assert.match(caption, /^model · from the code, nothing was run/);
+            assert.match(await editor.webviewText('svg', 'y ~ Normal'), /mu ~ Normal/);
+        },
+    },
+    {
+        name: 'model-graph-is-redrawn-when-the-model-changes',
+        async run(editor) {
+            await editor.goTo(8, 1);
+            await editor.page.keyboard.press('End');
+            await editor.page.keyboard.press('Enter');
+            await editor.page.keyboard.type('numpyro.sample("z", dist.Normal(mu, 2.0))');
+            assert.match(await editor.webviewText('svg', 'z ~ Normal'), /mu ~ Normal/);
+        },
+    },
 ];
 
 module.exports = { CHECKS };

@@ -158,6 +158,33 @@ class Editor {
         await this.page.locator('.panel .output-view .view-line', { hasText: text }).first().waitFor({ timeout: TIMEOUT_MS.ui });
     }
 
+    /** Waits until a code lens of the active editor reads `text` (in part), and returns its whole text. */
+    async codeLensText(text) {
+        const lens = this.page.locator('.editor-instance .codelens-decoration', { hasText: text }).first();
+        await lens.waitFor({ timeout: TIMEOUT_MS.server });
+        return lens.innerText();
+    }
+
+    /**
+     * Waits until a webview's page (an iframe inside the workbench, in an iframe of its own) shows
+     * `selector` with `text`, and returns that element's text.
+     */
+    async webviewText(selector, text) {
+        const deadline = Date.now() + TIMEOUT_MS.server;
+        for (;;) {
+            for (const frame of this.page.frames()) {
+                const found = frame.locator(selector, { hasText: text });
+                if (await found.count().catch(() => 0)) {
+                    return (await found.first().textContent()) ?? "";
+                }
+            }
+            if (Date.now() > deadline) {
+                throw new Error(`no webview shows ${selector} with ${JSON.stringify(text)}`);
+            }
+            await this.page.waitForEvent('framenavigated', { timeout: 1_000 }).catch(() => undefined);
+        }
+    }
+
     /** Saves a screenshot of the whole window as screenshots/NN-<name>.png; returns its path. */
     async screenshot(name) {
         this.shots += 1;

@@ -1,7 +1,8 @@
 /**
  * Wiring only: starts `python -m numpyro_lint server` with the chosen interpreter, keeps the server's
- * settings in step with VS Code's (and with workspace trust), registers the commands and drives the
- * status bar item. The decisions live in interpreter.ts, settings.ts and status.ts.
+ * settings in step with VS Code's (and with workspace trust), registers the commands, drives the
+ * status bar item and the model graph beside the editor. The decisions live in interpreter.ts,
+ * settings.ts, status.ts and graph.ts.
  */
 import * as vscode from 'vscode';
 import {
@@ -22,6 +23,15 @@ import {
     runProcess,
     serverLaunch,
 } from './interpreter';
+import {
+    graphArguments,
+    graphHtml,
+    GraphResult,
+    panelTitle,
+    REFRESH_DELAY_MS,
+    routeLensCommand,
+    SERVER_SHOW_GRAPH_COMMAND,
+} from './graph';
 import { EXTENSION_SECTION, SERVER_SECTION, ServerSettings, serverSettings } from './settings';
 import { ProgressValue, RUNNER_STATE_NOTIFICATION, RunnerStateParams, RunnerStatus } from './status';
 
@@ -30,6 +40,7 @@ export const COMMANDS = {
     fixAll: 'numpyroLint.fixAll',
     restart: 'numpyroLint.restart',
     showOutput: 'numpyroLint.showOutput',
+    showGraph: 'numpyroLint.showGraph',
 } as const;
 
 /** Names the server knows (src/numpyro_lint/server). */
@@ -63,7 +74,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     context.subscriptions.push(
         output,
         item,
-        vscode.commands.registerCommand(COMMANDS.runSmoke, () => current.runSmoke()),
+        vscode.commands.registerCommand(COMMANDS.runSmoke, (uri?: unknown) => current.runSmoke(uri)),
+        vscode.commands.registerCommand(COMMANDS.showGraph, () => current.showGraph()),
         vscode.commands.registerCommand(COMMANDS.fixAll, () => fixAll()),
         vscode.commands.registerCommand(COMMANDS.restart, () => current.restart()),
         vscode.commands.registerCommand(COMMANDS.showOutput, () => output.show()),
@@ -120,6 +132,7 @@ function settingsFor(scopeUri?: string): ServerSettings {
 class Session {
     private client: LanguageClient | undefined;
     private interpreter: string[] | undefined;
+    private graph: GraphView | undefined;
     private queue: Promise<void> = Promise.resolve();
 
     constructor(
@@ -158,9 +171,11 @@ class Session {
         }
     }
 
-    async runSmoke(): Promise<void> {
+    /** Run the document `uri` (a code lens passes it), else the active one. */
+    async runSmoke(uri?: unknown): Promise<void> {
         const document = vscode.window.activeTextEditor?.document;
-        if (document?.languageId !== 'python') {
+        const target = typeof uri === 'string' ? uri : document?.languageId === 'python' ? document.uri.toString() : undefined;
+        if (target === undefined) {
             void vscode.window.showWarningMessage('Open a Python file with a NumPyro model to run a smoke check.');
             return;
         }
@@ -183,7 +198,7 @@ class Session {
         try {
             result = await this.client.sendRequest(ExecuteCommandRequest.type, {
                 command: SERVER_RUN_SMOKE_COMMAND,
-                arguments: [document.uri.toString()],
+                arguments: [target],
             });
         } catch (error) {
             result = { error: String(error) };
@@ -192,9 +207,23 @@ class Session {
         // The server warns about a missing runner itself.
         const error = result?.error;
         if (error && error !== 'cancelled' && error !== 'smoke runs are unavailable') {
-            this.output.error(`Smoke check of ${document.uri.toString()}: ${error}`);
+            this.output.error(`Smoke check of ${target}: ${error}`);
             await this.offerOutput(`numpyro-lint: the smoke check did not run: ${error}`);
         }
+    }
+
+    /** The model graph of the active Python document in a webview beside it, redrawn as it changes. */
+    async showGraph(): Promise<void> {
+        // The active editor, else a visible Python one (focus may be in the Output panel, itself an editor).
+        const document = [vscode.window.activeTextEditor, ...vscode.window.visibleTextEditors]
+            .map((editor) => editor?.document)
+            .find((candidate) => candidate?.languageId === 'python');
+        if (!document) {
+            void vscode.window.showWarningMessage('Open a Python file with a NumPyro model to see its graph.');
+            return;
+        }
+        this.graph ??= new GraphView(() => this.client, () => (this.graph = undefined));
+        await this.graph.show(document);
     }
 
     private async chooseInterpreter(): Promise<InterpreterChoice> {
@@ -274,6 +303,10 @@ class Session {
             outputChannel: this.output,
             initializationOptions: settingsFor(),
             middleware: {
+                provideCodeLenses: async (document, token, next) => {
+                    const lenses = await next(document, token);
+                    return lenses?.map((lens) => routeLensCommand(lens, SERVER_RUN_SMOKE_COMMAND, COMMANDS.runSmoke));
+                },
                 handleWorkDoneProgress: (token, params, next) => {
                     this.status.onProgress(token, params as ProgressValue);
                     this.refresh();
@@ -339,6 +372,93 @@ class Session {
         if ((await vscode.window.showErrorMessage(message, SHOW_OUTPUT)) === SHOW_OUTPUT) {
             this.output.show();
         }
+    }
+}
+
+type GraphClient = () => LanguageClient | undefined;
+
+/** One webview beside the editor showing the graph of a document: the active Python one it follows,
+ * redrawn a moment after each change. */
+class GraphView {
+    private panel: vscode.WebviewPanel | undefined;
+    private document: vscode.TextDocument | undefined;
+    private timer: ReturnType<typeof setTimeout> | undefined;
+    private readonly listeners: vscode.Disposable[] = [];
+
+    constructor(
+        private readonly client: GraphClient,
+        private readonly onClosed: () => void,
+    ) {}
+
+    async show(document: vscode.TextDocument): Promise<void> {
+        this.document = document;
+        if (!this.panel) {
+            this.panel = vscode.window.createWebviewPanel(
+                'numpyroLint.graph',
+                panelTitle(document.uri.fsPath),
+                { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+                { enableScripts: false },
+            );
+            this.panel.onDidDispose(() => this.dispose());
+            this.listeners.push(
+                vscode.workspace.onDidChangeTextDocument((event) => {
+                    if (event.document.uri.toString() === this.document?.uri.toString()) {
+                        this.redrawSoon();
+                    }
+                }),
+                vscode.window.onDidChangeActiveTextEditor((editor) => {
+                    if (editor?.document.languageId === 'python' && editor.document !== this.document) {
+                        this.document = editor.document;
+                        this.redrawSoon();
+                    }
+                }),
+            );
+        } else {
+            this.panel.reveal(vscode.ViewColumn.Beside, true);
+        }
+        await this.redraw();
+    }
+
+    private redrawSoon(): void {
+        if (this.timer) {
+            clearTimeout(this.timer);
+        }
+        this.timer = setTimeout(() => void this.redraw(), REFRESH_DELAY_MS);
+    }
+
+    async redraw(): Promise<void> {
+        const panel = this.panel;
+        const document = this.document;
+        if (!panel || !document) {
+            return;
+        }
+        const client = this.client();
+        let result: GraphResult | null = null;
+        if (client?.state === State.Running) {
+            try {
+                result = (await client.sendRequest(ExecuteCommandRequest.type, {
+                    command: SERVER_SHOW_GRAPH_COMMAND,
+                    arguments: graphArguments(document.uri.toString()),
+                })) as GraphResult | null;
+            } catch (error) {
+                result = { error: String(error) };
+            }
+        } else {
+            result = { error: 'the numpyro-lint server is not running' };
+        }
+        if (this.panel === panel) {
+            panel.title = panelTitle(document.uri.fsPath);
+            panel.webview.html = graphHtml(result, document.uri.fsPath);
+        }
+    }
+
+    private dispose(): void {
+        if (this.timer) {
+            clearTimeout(this.timer);
+        }
+        this.listeners.splice(0).forEach((listener) => listener.dispose());
+        this.panel = undefined;
+        this.onClosed();
     }
 }
 

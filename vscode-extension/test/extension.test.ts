@@ -51,7 +51,13 @@ describe('the extension in VS Code (stubbed)', () => {
         await activate(context());
         const contributed = manifest.contributes.commands.map((command: { command: string }) => command.command).sort();
         assert.deepStrictEqual([...stub.state.commands.keys()].sort(), contributed);
-        assert.deepStrictEqual(contributed, ['numpyroLint.fixAll', 'numpyroLint.restart', 'numpyroLint.runSmoke', 'numpyroLint.showOutput']);
+        assert.deepStrictEqual(contributed, [
+            'numpyroLint.fixAll',
+            'numpyroLint.restart',
+            'numpyroLint.runSmoke',
+            'numpyroLint.showGraph',
+            'numpyroLint.showOutput',
+        ]);
         const item = stub.state.statusItems[0];
         assert.strictEqual(item.visible, true);
         assert.strictEqual(item.text, 'numpyro-lint: idle');
@@ -126,6 +132,71 @@ describe('the extension in VS Code (stubbed)', () => {
         await stub.state.commands.get('numpyroLint.runSmoke')!();
         const request = client().sent.find((message) => message.method === 'workspace/executeCommand');
         assert.deepStrictEqual(request?.params, { command: 'numpyro-lint.runSmoke', arguments: ['file:///project/model.py'] });
+    });
+
+    it('a smoke-run code lens runs its document through the extension, so trust is checked first', async () => {
+        await activate(context());
+        const lenses = await client().clientOptions.middleware.provideCodeLenses({}, undefined, async () => [
+            { command: { title: '▶ Smoke-run', command: 'numpyro-lint.runSmoke', arguments: ['file:///project/other.py'] } },
+        ]);
+        assert.strictEqual(lenses[0].command.command, 'numpyroLint.runSmoke');
+        await stub.state.commands.get(lenses[0].command.command)!(...lenses[0].command.arguments);
+        const request = client().sent.find((message) => message.method === 'workspace/executeCommand');
+        assert.deepStrictEqual(request?.params, { command: 'numpyro-lint.runSmoke', arguments: ['file:///project/other.py'] });
+
+        client().sent.length = 0;
+        stub.state.isTrusted = false;
+        await stub.state.commands.get('numpyroLint.runSmoke')!('file:///project/other.py');
+        assert.deepStrictEqual(client().sent, []);
+    });
+
+    it('"Show model graph" opens a webview beside the editor and redraws it when the document changes', async () => {
+        await activate(context());
+        const model = { uri: Uri.file('/project/model.py'), languageId: 'python' };
+        stub.state.activeDocument = model;
+        client().answers.set('workspace/executeCommand', {
+            format: 'svg', graph: '<svg><text>theta ~ Normal</text></svg>', models: ['model'], renderer: 'numpyro-lint',
+        });
+        await stub.state.commands.get('numpyroLint.showGraph')!();
+        assert.strictEqual(stub.state.panels.length, 1);
+        const panel = stub.state.panels[0];
+        assert.strictEqual(panel.title, 'Model graph: model.py');
+        assert.deepStrictEqual(panel.showOptions, { viewColumn: -2 /* Beside */, preserveFocus: true });
+        assert.deepStrictEqual(panel.options, { enableScripts: false });
+        assert.match(panel.webview.html, /theta ~ Normal/);
+        const request = client().sent.find((message) => message.method === 'workspace/executeCommand');
+        assert.deepStrictEqual(request?.params, {
+            command: 'numpyro-lint.showGraph', arguments: ['file:///project/model.py', { format: 'svg' }],
+        });
+
+        client().answers.set('workspace/executeCommand', {
+            format: 'svg', graph: '<svg><text>tau ~ HalfCauchy</text></svg>', models: ['model'],
+        });
+        stub.state.documentChanged.fire({ document: { uri: Uri.file('/project/other.py') } });
+        stub.state.documentChanged.fire({ document: model });
+        await eventually(() => /tau ~ HalfCauchy/.test(panel.webview.html), 'the graph to be redrawn');
+
+        await stub.state.commands.get('numpyroLint.showGraph')!();
+        assert.strictEqual(stub.state.panels.length, 1, 'one panel, revealed again');
+        assert.strictEqual(panel.revealed, 1);
+        panel.dispose();
+        await stub.state.commands.get('numpyroLint.showGraph')!();
+        assert.strictEqual(stub.state.panels.length, 2, 'a closed panel is opened anew');
+    });
+
+    it('"Show model graph" uses a visible Python editor when focus is in another one (the Output panel)', async () => {
+        await activate(context());
+        stub.state.activeDocument = { uri: Uri.parse('output://numpyro-lint'), languageId: 'log' };
+        stub.state.visibleDocuments = [{ uri: Uri.file('/project/model.py'), languageId: 'python' }];
+        await stub.state.commands.get('numpyroLint.showGraph')!();
+        assert.strictEqual(stub.state.panels[0]?.title, 'Model graph: model.py');
+    });
+
+    it('"Show model graph" says what it needs when no Python file is open', async () => {
+        await activate(context());
+        await stub.state.commands.get('numpyroLint.showGraph')!();
+        assert.deepStrictEqual(stub.state.panels, []);
+        assert.deepStrictEqual(stub.state.messages.map((m) => m.text), ['Open a Python file with a NumPyro model to see its graph.']);
     });
 
     it('"Run smoke check now" says why when the server could not run it', async () => {

@@ -27,6 +27,7 @@ describe('settings sent to the server', () => {
             ignore: ['NPL203'],
             widePriorScale: 50,
             debounceMs: 300,
+            inlayHints: true,
             'smoke.enabled': true,
             'smoke.onOpen': false,
             'smoke.python': '/envs/jax/bin/python',
@@ -39,6 +40,7 @@ describe('settings sent to the server', () => {
             ignore: ['NPL203'],
             'wide-prior-scale': 50,
             'debounce-ms': 300,
+            'inlay-hints': true,
             smoke: {
                 enabled: true, 'on-open': false, python: '/envs/jax/bin/python', platform: 'gpu', 'timeout-s': 30,
                 'memory-mb': 2048,

@@ -861,11 +861,14 @@ class _FunctionBuilder:
                 self.expr(extra, context)
         literal_name = name_node.value if isinstance(name_node, ast.Constant) and isinstance(name_node.value, str) else None
         name_refs = frozenset(n.id for n in ast.walk(name_node) if isinstance(n, ast.Name)) if name_node else frozenset()
-        enumerated = "infer" in keywords and any(
-            isinstance(n, ast.Constant) and n.value == "enumerate" for n in ast.walk(keywords["infer"]))
+        infer = keywords.get("infer")
+        enumerated = infer is not None and any(
+            isinstance(n, ast.Constant) and n.value == "enumerate" for n in ast.walk(infer))
         index = len(self.sites)
+        infer_text = self.module.text(self.module.span(infer)) if infer is not None else None
         self.sites.append(Site(kind, literal_name, name_expr, distribution, obs, context,
-                               self.module.span(node), name_refs=name_refs, value=value, enumerated=enumerated))
+                               self.module.span(node), name_refs=name_refs, value=value, enumerated=enumerated,
+                               infer_text=infer_text))
         if kind == "sample" and obs is not None and obs.shape != "none":
             return obs.deps
         return Deps(sites=frozenset({index})) | (deps if kind == "deterministic" else NO_DEPS)
@@ -911,16 +914,16 @@ class _FunctionBuilder:
         return None
 
     def _plate(self, node: ast.Call) -> Plate:
-        slots = dict(zip(("name", "size", "subsample_size"), node.args))
+        slots = dict(zip(("name", "size", "subsample_size", "dim"), node.args))
         slots.update({k.arg: k.value for k in node.keywords if k.arg})
         name = slots.get("name")
         literal = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
-        size = slots.get("size")
-        subsample = slots.get("subsample_size")
+        size, subsample, dim = slots.get("size"), slots.get("subsample_size"), slots.get("dim")
         text = self.module.text
         span = self.module.span
         return Plate(literal, text(span(size)) if size is not None else None, span(node),
-                     text(span(subsample)) if subsample is not None else None)
+                     text(span(subsample)) if subsample is not None else None,
+                     text(span(dim)) if dim is not None else None)
 
     def _unknown_plate(self, node: ast.expr) -> Plate:
         """A plate made elsewhere (a parameter, an attribute, a helper's result): its size is unknown."""

@@ -107,3 +107,27 @@ def name_params(distribution: str | None, n_positional: int) -> tuple[str, ...]:
     """Names for the first `n_positional` arguments: the signature's, else `#0`, `#1`..."""
     signature = SIGNATURES.get(distribution or "", ())
     return tuple(signature[i] if i < len(signature) else f"#{i}" for i in range(n_positional))
+
+
+#: What values a distribution takes, in words, where it does not depend on the arguments.
+SUPPORTS: dict[str, str] = {
+    **{name: "real" for name in REAL_SUPPORT},
+    **{name: "positive reals" for name in POSITIVE_SUPPORT},
+    "Beta": "unit interval (0, 1)", "BetaProportion": "unit interval (0, 1)", "Kumaraswamy": "unit interval (0, 1)",
+    "VonMises": "circle [-π, π)", "Dirichlet": "simplex", "MultivariateNormal": "real vector",
+    "MultivariateStudentT": "real vector", "LowRankMultivariateNormal": "real vector",
+    "GaussianRandomWalk": "real vector", "ZeroSumNormal": "real vector summing to zero",
+    "LKJ": "correlation matrix", "LKJCholesky": "Cholesky factor of a correlation matrix",
+    "Bernoulli": "{0, 1}", "BernoulliProbs": "{0, 1}", "BernoulliLogits": "{0, 1}",
+    "Categorical": "{0, …, K-1}", "CategoricalProbs": "{0, …, K-1}", "CategoricalLogits": "{0, …, K-1}",
+    "Poisson": "nonnegative integers", "NegativeBinomial2": "nonnegative integers",
+    "NegativeBinomialProbs": "nonnegative integers", "NegativeBinomialLogits": "nonnegative integers",
+    "GammaPoisson": "nonnegative integers", "ZeroInflatedPoisson": "nonnegative integers",
+    "Geometric": "nonnegative integers", "Multinomial": "counts summing to total_count",
+}
+#: Supports written with the distribution's own arguments: `{low}` is replaced by the argument's text.
+ARGUMENT_SUPPORTS: dict[str, str] = {
+    "Uniform": "interval ({low}, {high})", "Binomial": "{{0, …, {total_count}}}",
+    "BetaBinomial": "{{0, …, {total_count}}}", "DiscreteUniform": "{{{low}, …, {high}}}",
+    "Pareto": "[{scale}, ∞)", "TruncatedNormal": "interval ({low}, {high})",
+}

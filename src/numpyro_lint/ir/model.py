@@ -40,6 +40,8 @@ class Plate:
     size_text: str | None
     span: Span
     subsample_size_text: str | None = None
+    #: The `dim=` argument as written (`-2`), when given.
+    dim_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ class Site:
     value: Expr | None = None  # deterministic/factor value; param init value
     #: `infer={"enumerate": ...}` on the site.
     enumerated: bool = False
+    #: The `infer=` argument as written (`{"enumerate": "parallel"}`), when given.
+    infer_text: str | None = None
 
     @property
     def is_latent(self) -> bool:

@@ -2,6 +2,7 @@
 
     runner = SmokeRunner(settings.smoke, on_progress=lambda uri, message: ...)
     diagnostics = await runner.run(path, text, settings)   # cancellable: cancelling kills the work
+    report = await runner.run_report(path, text, settings) # the same, with what each model's run measured
     runner.close()                                          # no child process left behind
 
 One warm child process (see `runner.child`) serves the runs one at a time; it is recycled after
@@ -27,7 +28,7 @@ from numpyro_lint.linter import is_suppressed, lint_text
 from numpyro_lint.runner.cache import ResultCache
 from numpyro_lint.runner.placement import place
 from numpyro_lint.runner.process import ChildProcess, ProcessSettings, crash_signal, user_frames
-from numpyro_lint.runner.protocol import EXIT_MEMORY, Finding, run_request
+from numpyro_lint.runner.protocol import EXIT_MEMORY, Finding, ModelFacts, run_request
 from numpyro_lint.runner.targets import Target, run_settings, targets
 
 #: Importing JAX and NumPyro in a fresh process takes a second or two; a slow disk, much more.
@@ -47,10 +48,19 @@ class RunnerUnavailable(RuntimeError):
 
 @dataclass
 class _Outcome:
-    """Findings of one run request, per model result key, and which models it finished."""
+    """Findings and facts of one run request, per model result key, and which models it finished."""
 
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
+    facts: dict[str, ModelFacts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SmokeReport:
+    """A run's diagnostics, and what it measured per model (by qualname) where the model ran."""
+
+    diagnostics: list[Diagnostic]
+    facts: dict[str, ModelFacts]
 
 
 class SmokeRunner:
@@ -136,17 +146,24 @@ class SmokeRunner:
 
         Raises RunnerUnavailable when the runner cannot start; ValueError when `models` names no model.
         """
+        return (await self.run_report(path, text, settings, models=models)).diagnostics
+
+    async def run_report(self, path: str, text: str, settings: Settings, *,
+                         models: Sequence[str] | None = None) -> SmokeReport:
+        """`run`, with what each model's run measured (shapes, quantiles, the smoke posterior)."""
         # Off the event loop: a big file takes a while to lint, and the server answers requests meanwhile.
         lint = await asyncio.get_running_loop().run_in_executor(None, lint_text, text, path, settings)
         module = lint.module
         if module.syntax_error is not None:
-            return []
+            return SmokeReport([], {})
         process = ProcessSettings.from_smoke(settings.smoke)
         chosen = targets(module, text, settings, lint.diagnostics, repr(process), list(models or []) or None)
         if models and not chosen:
             raise ValueError(f"no model named {', '.join(models)} in {path}")
         cache = self._cache(settings.smoke, process)
-        known = {t.result_key: list(cached) for t in chosen if (cached := cache.get(t.result_key)) is not None}
+        cached = {t.result_key: found for t in chosen if (found := cache.get(t.result_key)) is not None}
+        known = {key: list(found.findings) for key, found in cached.items()}
+        facts = {key: found.facts for key, found in cached.items() if found.facts is not None}
         missing = [t for t in chosen if t.result_key not in known]
 
         def diagnostics() -> list[Diagnostic]:
@@ -160,10 +177,13 @@ class SmokeRunner:
 
             async with self._lock():
                 outcome = await self._run_targets(path, text, settings, missing, process, known, publish)
+            facts.update(outcome.facts)
             for target in missing:
                 if target.result_key in outcome.finished:
-                    cache.put(target.result_key, outcome.findings.get(target.result_key, []))
-        return diagnostics()
+                    cache.put(target.result_key, outcome.findings.get(target.result_key, []),
+                              outcome.facts.get(target.result_key))
+        by_model = {t.request.qualname: facts[t.result_key] for t in chosen if t.result_key in facts}
+        return SmokeReport(diagnostics(), by_model)
 
     def _cache(self, smoke: SmokeSettings, process: ProcessSettings) -> ResultCache:
         folder = process.cache_dir if smoke.disk_cache else None
@@ -260,6 +280,8 @@ class _RequestSession:
                 elif event == "findings":
                     self._findings(message)
                     deadline = loop.time() + timeout  # the limit is per stage: each stage is one run
+                elif event == "facts":
+                    self._facts(message)
                 elif event == "exit-called":
                     self.exit_call = message
                 elif event == "memory":
@@ -300,6 +322,15 @@ class _RequestSession:
         for target in owners:
             self._add(target, findings)
         self.publish()
+
+    def _facts(self, message: dict) -> None:
+        target = self.by_name.get(message.get("model"))
+        try:
+            facts = ModelFacts.from_json(message.get("facts") or {})
+        except (TypeError, ValueError):
+            return  # facts are for display: a malformed message costs the hover its numbers
+        if target is not None:
+            self.outcome.facts[target.result_key] = facts
 
     def _add(self, target: Target, findings: list[Finding]) -> None:
         self.outcome.findings.setdefault(target.result_key, []).extend(findings)

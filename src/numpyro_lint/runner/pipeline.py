@@ -13,6 +13,7 @@ import inspect
 import math
 import os
 import sys
+import time
 import traceback
 from collections import OrderedDict
 from typing import Any, Callable
@@ -21,7 +22,7 @@ import jax
 import numpyro
 from numpyro.primitives import _PYRO_STACK
 
-from numpyro_lint.runner import checks
+from numpyro_lint.runner import checks, facts
 from numpyro_lint.runner.loading import UserCodeError, find_call, load_module
 from numpyro_lint.runner.protocol import Finding, ModelRequest, RunSettings
 from numpyro_lint.runner.sampling import ModelSession
@@ -134,6 +135,7 @@ class _Request:
 
     def run_model(self, model: ModelRequest) -> None:
         progress = self.progress(model.qualname)
+        started = time.perf_counter()
         try:
             session = self.session(model)
         except Exception as error:  # tracing the model raised
@@ -141,6 +143,23 @@ class _Request:
             return
         if session is None:
             return
+        measured: dict[str, Any] = {}
+        try:
+            self.check_model(model, session, progress, measured)
+        finally:
+            self.send_facts(model, session, started, measured)
+
+    def send_facts(self, model: ModelRequest, session: ModelSession, started: float, measured: dict) -> None:
+        """What the run measured (shapes, prior quantiles, the smoke posterior), for the editor."""
+        try:
+            found = facts.model_facts(model.qualname, time.perf_counter() - started, session.sites,
+                                      measured.get("prior"), measured.get("chains"))
+        except Exception:  # never lose the findings over the facts
+            traceback.print_exc(file=sys.stderr)
+            return
+        self.send("facts", model=model.qualname, facts=found.to_json())
+
+    def check_model(self, model: ModelRequest, session: ModelSession, progress, measured: dict) -> None:
         settings = self.settings
         key = jax.random.PRNGKey(settings.seed)
         prior_key, nuts_key, recovery_key = jax.random.split(key, 3)
@@ -153,12 +172,14 @@ class _Request:
         except Exception as error:
             self.publish(model.qualname, "prior", [self.raised(error, model, "The prior predictive")])
             return
+        measured["prior"] = prior
         self.publish(model.qualname, "prior", findings)
         if any(f.code == "NPL902" for f in findings) or not session.continuous_latents:
             return
         chains = self.stage(model, "nuts", lambda: session.sample(nuts_key, True, progress))
         if chains is None:
             return
+        measured["chains"] = chains
         nuts_findings = (checks.divergence_findings(chains, model) + checks.convergence_findings(chains, model)
                          + checks.tree_depth_findings(chains, model))
         self.publish(model.qualname, "nuts", nuts_findings)

@@ -11,6 +11,7 @@ carry the request's `id`:
                       {"event": "model", "id": 3, "model": "model"}  (a model's checks start: its deadline)
                       {"event": "progress", "id": 3, "model": ..., "message": "warmup 100/300"}
                       {"event": "findings", "id": 3, "model": ..., "stage": "prior", "findings": [...]}
+                      {"event": "facts", "id": 3, "model": ..., "facts": ModelFacts}  (what the run measured)
                       {"event": "done", "id": 3, "rss_mb": 640.5}
                       {"event": "exit-called", "status": 3, "line": 12}   (the user's code called os._exit)
                       {"event": "memory", "rss_mb": 2100.0}                (over smoke.memory-mb: exiting)
@@ -25,7 +26,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: Exit status of a child that stopped itself because it went over smoke.memory-mb.
 EXIT_MEMORY = 86
 #: Stages of one model's checks, in order; each may publish findings as soon as it ends.
@@ -93,6 +94,59 @@ class ModelRequest:
 
     def scale_children(self, site: str) -> list[str]:
         return [child for child, parents in self.scale_parents.items() if site in parents]
+
+
+@dataclass(frozen=True)
+class SiteFacts:
+    """What a run measured about one site, for the editor's hover and inlay hints."""
+
+    name: str
+    kind: str  # "latent" | "observed" | "deterministic" | "factor"
+    dtype: str  # "float32", "int32"...
+    shape: tuple[int, ...]
+    batch_shape: tuple[int, ...] = ()
+    event_shape: tuple[int, ...] = ()
+    #: 5%, 50% and 95% quantiles of the prior draws, over all of the site's elements.
+    prior_quantiles: tuple[float, ...] = ()
+    #: Posterior mean and sd of each element (the first MAX_COMPONENTS) in the smoke run with the data.
+    posterior_mean: tuple[float, ...] = ()
+    posterior_sd: tuple[float, ...] = ()
+    #: Worst split R-hat and bulk ESS over its elements in that run.
+    rhat: float | None = None
+    ess: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a run measured about one model: its size, divergences, worst R-hat, time, and its sites."""
+
+    model: str
+    seconds: float
+    #: Whether NUTS ran (not when the prior predictive already failed, nor without continuous latents).
+    sampled: bool = False
+    chains: int = 0
+    samples: int = 0
+    divergences: int = 0
+    max_rhat: float | None = None
+    sites: tuple[SiteFacts, ...] = ()
+
+    def site(self, name: str) -> SiteFacts | None:
+        return next((site for site in self.sites if site.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelFacts:
+        sites = tuple(SiteFacts(**{key: tuple(value) if isinstance(value, list) else value
+                                   for key, value in item.items() if key in _SITE_FIELDS})
+                      for item in data.get("sites", ()))
+        return cls(**{key: value for key, value in data.items() if key in _MODEL_FIELDS and key != "sites"},
+                   sites=sites)
+
+
+_SITE_FIELDS = frozenset(SiteFacts.__dataclass_fields__)
+_MODEL_FIELDS = frozenset(ModelFacts.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ class SiteInfo:
     #: elementwise; None for discrete sites and supports that depend on other sites.
     transform: Any = None
     data: np.ndarray | None = None
+    dtype: str = "float32"
+    batch_shape: tuple[int, ...] = ()
+    event_shape: tuple[int, ...] = ()
 
 
 @dataclass
@@ -196,9 +199,11 @@ def _site_info(name: str, site: dict) -> SiteInfo:
     kind = _site_kind(site)
     value = site["value"]
     shape = tuple(np.shape(value))
+    dtype = str(value.dtype) if hasattr(value, "dtype") else str(np.result_type(value))
     if kind in ("deterministic", "factor"):
-        return SiteInfo(name, kind, False, shape)
-    support = site["fn"].support
+        return SiteInfo(name, kind, False, shape, dtype=dtype, batch_shape=shape)
+    fn = site["fn"]
+    support = fn.support
     discrete = bool(support.is_discrete)
     data = None
     if kind == "observed":
@@ -206,7 +211,8 @@ def _site_info(name: str, site: dict) -> SiteInfo:
             data = np.asarray(value, dtype=float)
         except Exception:  # data computed inside the model: an abstract value here
             data = None
-    return SiteInfo(name, kind, discrete, shape, None if discrete else _static_transform(support), data)
+    return SiteInfo(name, kind, discrete, shape, None if discrete else _static_transform(support), data,
+                    dtype, tuple(fn.batch_shape), tuple(fn.event_shape))
 
 
 def _static_transform(support: Any) -> Any:

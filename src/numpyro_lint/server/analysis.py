@@ -9,6 +9,7 @@ from lsprotocol import types
 
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic, Fix
+from numpyro_lint.ir.model import ModuleIR
 from numpyro_lint.server.documents import lsp_diagnostics
 from numpyro_lint.server.snapshot import Snapshot
 
@@ -26,6 +27,8 @@ class Analysis:
     diagnostics: tuple[Diagnostic, ...]
     #: LSP diagnostics by document (notebook cell) URI.
     lsp: dict[str, list[types.Diagnostic]]
+    #: The model IR of the text (for hovers, code lenses and inlay hints).
+    module: ModuleIR | None = None
 
     @property
     def snapshot(self) -> Snapshot:
@@ -40,7 +43,8 @@ def analyse(job: Job) -> Analysis:
     from numpyro_lint.linter import lint_text  # imported after `initialize` is answered, not before
 
     result = lint_text(job.snapshot.text, job.snapshot.path, job.settings)
-    return Analysis(job, result.diagnostics, lsp_diagnostics(job.snapshot, result.diagnostics, job.encoding))
+    return Analysis(job, result.diagnostics, lsp_diagnostics(job.snapshot, result.diagnostics, job.encoding),
+                    result.module)
 
 
 def warm_up() -> None:

@@ -6,6 +6,7 @@
     documents.py  our diagnostics and fixes <-> LSP values (positions, data, edits, hover)
     settings.py   pyproject.toml + editor settings
     smoke.py      smoke runs on save and on request
+    model_views.py  hover on sites, a code lens per model, shape inlay hints, the graph command
     lifecycle.py  stdio, threads, logging, the editor process
     workspace.py  the editor's documents, in lines as LSP counts them
 
@@ -40,6 +41,7 @@ from numpyro_lint.server.documents import (
     quick_fix_actions,
     workspace_edit,
 )
+from numpyro_lint.server import model_views
 from numpyro_lint.server.lifecycle import DaemonExecutor, watch_process
 from numpyro_lint.server.scheduler import Scheduler
 from numpyro_lint.server.settings import SECTION, SettingsResolver, editor_table
@@ -141,6 +143,7 @@ class NumpyroLintServer(LanguageServer):
 
     def reanalyse_all(self) -> None:
         """Settings changed: analyse every open document again (or have a pulling client ask again)."""
+        self.refresh_insight()
         if self.pull:
             self.workspace_diagnostic_refresh(None)
             return
@@ -167,8 +170,18 @@ class NumpyroLintServer(LanguageServer):
     def send_runner_state(self, state: str, findings: int | None) -> None:
         params: dict[str, Any] = {"state": state} if findings is None else {"state": state, "findings": findings}
         self.protocol.notify(RUNNER_STATE_NOTIFICATION, params)
+        self.refresh_insight()
+
+    def refresh_insight(self) -> None:
+        """Have the client ask again for code lenses and inlay hints (a run started, ended, or settings
+        changed), where it can be asked."""
+        if self.client_supports("workspace.code_lens.refresh_support"):
+            self.workspace_code_lens_refresh(None)
+        if self.client_supports("workspace.inlay_hint.refresh_support"):
+            self.workspace_inlay_hint_refresh(None)
 
     def on_smoke_result(self, uri: str) -> None:
+        self.refresh_insight()
         if self.pull:
             self.workspace_diagnostic_refresh(None)
             return
@@ -399,20 +412,76 @@ def create_server() -> NumpyroLintServer:
         return await resolve_code_action(ls, action)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
-    def hover(ls: NumpyroLintServer, params: types.HoverParams) -> types.Hover | None:
-        if ls.analysis_uri(params.text_document.uri) is None:
-            return None
-        lines = ls.workspace.get_text_document(params.text_document.uri).lines
-        line = lines[params.position.line].rstrip("\r\n") if params.position.line < len(lines) else ""
-        formats = getattr(getattr(ls.client_capabilities.text_document, "hover", None), "content_format", None)
-        markdown = not formats or types.MarkupKind.Markdown in formats
-        return hover_for(line, params.position, ls.published.get(params.text_document.uri, []), ls.encoding, markdown)
+    async def hover(ls: NumpyroLintServer, params: types.HoverParams) -> types.Hover | None:
+        return await hover_with_site(ls, params)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
+    async def code_lens(ls: NumpyroLintServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+        insight = await current_insight(ls, params.text_document.uri)
+        if insight is None:
+            return []
+        analysis, smoke = insight
+        running = ls.smoke.running(analysis.snapshot.uri)
+        return model_views.code_lenses(analysis, smoke, running, params.text_document.uri, RUN_SMOKE_COMMAND,
+                                       ls.encoding)
+
+    @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
+    async def inlay_hint(ls: NumpyroLintServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+        insight = await current_insight(ls, params.text_document.uri)
+        if insight is None or not insight[0].job.settings.inlay_hints:
+            return []
+        return model_views.inlay_hints(insight[0], insight[1], params.text_document.uri, params.range, ls.encoding)
+
+    @server.command(model_views.SHOW_GRAPH_COMMAND)
+    async def show_graph(ls: NumpyroLintServer, *arguments: Any) -> dict[str, Any]:
+        """`numpyro-lint.showGraph <document URI> [{"format": "dot"|"mermaid"|"svg", "model": name}]`."""
+        uri = arguments[0] if arguments and isinstance(arguments[0], str) else None
+        options = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], dict) else {}
+        insight = await current_insight(ls, uri) if uri else None
+        if insight is None:
+            return {"error": f"not an open document: {uri!r}"}
+        model = options.get("model") if isinstance(options.get("model"), str) else None
+        return model_views.graph_result(insight[0], model, str(options.get("format", "dot")))
 
     @server.command(RUN_SMOKE_COMMAND)
     async def run_smoke(ls: NumpyroLintServer, *arguments: Any) -> dict[str, Any]:
         return await run_smoke_command(ls, arguments)
 
     return server
+
+
+async def current_insight(ls: NumpyroLintServer, uri: str) -> tuple[Analysis, Any] | None:
+    """The analysis of the document (or the notebook of a cell) as it is now, and the smoke result for
+    that version, if any."""
+    target = ls.analysis_uri(uri)
+    if target is None:
+        return None
+    await ls.settings_ready.wait()
+    analysis = await ls.scheduler.current(target)
+    if analysis is None:
+        return None
+    return analysis, ls.smoke.result(target, analysis.snapshot.version)
+
+
+async def hover_with_site(ls: NumpyroLintServer, params: types.HoverParams) -> types.Hover | None:
+    """The sample site under the cursor, and the documentation of the rules reported there."""
+    uri = params.text_document.uri
+    if ls.analysis_uri(uri) is None:
+        return None
+    lines = ls.workspace.get_text_document(uri).lines
+    line = lines[params.position.line].rstrip("\r\n") if params.position.line < len(lines) else ""
+    formats = getattr(getattr(ls.client_capabilities.text_document, "hover", None), "content_format", None)
+    markdown = not formats or types.MarkupKind.Markdown in formats
+    rules = hover_for(line, params.position, ls.published.get(uri, []), ls.encoding, markdown)
+    insight = await current_insight(ls, uri)
+    site = model_views.site_hover(*insight, uri, params.position, ls.encoding) if insight is not None else None
+    if site is None:
+        return rules
+    text, site_range = site
+    if rules is not None:
+        text += "\n\n---\n\n" + rules.contents.value
+    kind = types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText
+    return types.Hover(contents=types.MarkupContent(kind=kind, value=text), range=site_range)
 
 
 def opened(ls: NumpyroLintServer, uri: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Protocol
 
@@ -52,6 +52,9 @@ class Progress(Protocol):
 class SmokeResult:
     snapshot: Snapshot
     diagnostics: tuple[Diagnostic, ...]
+    #: What the run measured per model (qualname -> runner.protocol.ModelFacts), once it has finished;
+    #: empty while only a stage's findings are in, or for a runner that does not report it.
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,11 @@ class SmokeRuns:
         found = self._results.get(uri)
         return found if found is not None and found.snapshot.version == version else None
 
+    def running(self, uri: str) -> bool:
+        """Whether a run of the document is in flight."""
+        task = self._tasks.get(uri)
+        return task is not None and not task.done()
+
     def clear(self, uri: str) -> bool:
         """The text changed: forget the findings (a run in flight finishes, but is not shown)."""
         return self._results.pop(uri, None) is not None
@@ -212,8 +220,13 @@ class SmokeRuns:
         message = "cancelled"
         findings = None
         try:
-            found = await self._runner_for(settings.smoke).run(where, snapshot.text, settings)
-            diagnostics = self._keep(snapshot.uri, self._running[where], found)
+            runner = self._runner_for(settings.smoke)
+            if hasattr(runner, "run_report"):
+                report = await runner.run_report(where, snapshot.text, settings)
+                found, facts = report.diagnostics, report.facts
+            else:
+                found, facts = await runner.run(where, snapshot.text, settings), {}
+            diagnostics = self._keep(snapshot.uri, self._running[where], found, facts)
             findings = len(diagnostics)
             message = f"{findings} finding{'s' if findings != 1 else ''}"
             logger.info("smoke run of %s: %s", where, message)
@@ -235,10 +248,11 @@ class SmokeRuns:
             self._progress.end(handle, message)
             self._end_state(task, findings)
 
-    def _keep(self, uri: str, running: _Running, found: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    def _keep(self, uri: str, running: _Running, found: list[Diagnostic],
+              facts: dict[str, Any] | None = None) -> tuple[Diagnostic, ...]:
         snapshot, settings = running.snapshot, running.settings
         diagnostics = tuple(_with_noqa(d, snapshot) for d in found if settings.is_enabled(d.code, snapshot.path))
-        self._results[uri] = SmokeResult(snapshot, diagnostics)
+        self._results[uri] = SmokeResult(snapshot, diagnostics, dict(facts or {}))
         self._on_result(uri)
         return diagnostics
 

@@ -51,6 +51,26 @@ export enum ProgressLocation {
     Notification = 15,
 }
 
+export enum ViewColumn {
+    Active = -1,
+    Beside = -2,
+    One = 1,
+}
+
+/** A webview panel as the extension sees it; `html` is what it would show. */
+export interface StubWebviewPanel {
+    viewType: string;
+    title: string;
+    showOptions: unknown;
+    options: unknown;
+    webview: { html: string };
+    revealed: number;
+    disposed: boolean;
+    reveal(column?: ViewColumn, preserveFocus?: boolean): void;
+    onDidDispose(listener: () => void): { dispose(): void };
+    dispose(): void;
+}
+
 export interface StubStatusBarItem {
     id: string;
     name?: string;
@@ -76,6 +96,8 @@ function freshState() {
         isTrusted: true,
         workspaceFolders: [{ uri: Uri.file('/project'), name: 'project', index: 0 }],
         activeDocument: undefined as { uri: Uri; languageId: string } | undefined,
+        /** Documents in visible editors besides the active one. */
+        visibleDocuments: [] as { uri: Uri; languageId: string }[],
         commands: new Map<string, (...args: unknown[]) => unknown>(),
         executed: [] as { command: string; args: unknown[] }[],
         messages: [] as Message[],
@@ -87,6 +109,9 @@ function freshState() {
         extensions: new Map<string, unknown>(),
         configurationChanged: emitter<{ affectsConfiguration(section: string): boolean }>(),
         trustGranted: emitter<void>(),
+        panels: [] as StubWebviewPanel[],
+        documentChanged: emitter<{ document: { uri: Uri } }>(),
+        activeEditorChanged: emitter<{ document: { uri: Uri; languageId: string } } | undefined>(),
     };
 }
 
@@ -122,6 +147,9 @@ export const window = {
         const document = stub.state.activeDocument;
         return document ? { document } : undefined;
     },
+    get visibleTextEditors() {
+        return stub.state.visibleDocuments.map((document) => ({ document }));
+    },
     createOutputChannel(_name: string, _options?: unknown) {
         const log = (line: string) => stub.state.log.push(line);
         return {
@@ -152,6 +180,28 @@ export const window = {
     withProgress<R>(_options: unknown, task: () => Promise<R>): Promise<R> {
         return task();
     },
+    createWebviewPanel(viewType: string, title: string, showOptions: unknown, options: unknown): StubWebviewPanel {
+        const disposed = emitter<void>();
+        const panel: StubWebviewPanel = {
+            viewType,
+            title,
+            showOptions,
+            options,
+            webview: { html: '' },
+            revealed: 0,
+            disposed: false,
+            reveal: () => (panel.revealed += 1),
+            onDidDispose: (listener) => disposed.event(listener),
+            dispose: () => {
+                panel.disposed = true;
+                disposed.fire();
+            },
+        };
+        stub.state.panels.push(panel);
+        return panel;
+    },
+    onDidChangeActiveTextEditor: (listener: Listener<{ document: { uri: Uri; languageId: string } } | undefined>) =>
+        stub.state.activeEditorChanged.event(listener),
 };
 
 export const workspace = {
@@ -180,6 +230,7 @@ export const workspace = {
     onDidChangeConfiguration: (listener: Listener<{ affectsConfiguration(section: string): boolean }>) =>
         stub.state.configurationChanged.event(listener),
     onDidGrantWorkspaceTrust: (listener: Listener<void>) => stub.state.trustGranted.event(listener),
+    onDidChangeTextDocument: (listener: Listener<{ document: { uri: Uri } }>) => stub.state.documentChanged.event(listener),
 };
 
 export const commands = {
