@@ -60,6 +60,10 @@ class Settings:
     #: NPL402's unsafe fix: Gamma(concentration, rate) to use instead of a vague Gamma.
     gamma_replacement: tuple[float, float] = (2.0, 0.1)
     debounce_ms: int = 150
+    #: Resolve names used without an import as NumPyro code means them (`dist`, `jnp`, `MCMC`...).
+    conventional_names: bool = True
+    #: Globs of further files to check when walking folders (`*.md`, `*.qmd`, `*.rst`: their code blocks).
+    extend_include: tuple[str, ...] = ()
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
 
     def is_enabled(self, code: str, path: str | None = None) -> bool:
@@ -98,6 +102,8 @@ _TOP_LEVEL_KEYS: dict[str, tuple[str, str]] = {
     "weak-prior-scale": ("weak_prior_scale", "number"),
     "gamma-replacement": ("gamma_replacement", "pair"),
     "debounce-ms": ("debounce_ms", "int"),
+    "conventional-names": ("conventional_names", "bool"),
+    "extend-include": ("extend_include", "str-list"),
 }
 _SMOKE_KEYS: dict[str, tuple[str, str]] = {
     "enabled": ("enabled", "bool"),

@@ -24,7 +24,7 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
               *, fixes: FixesWanted = "all") -> LintResult:
     """Diagnostics for one file's text, sorted by position, `# noqa` applied, fixes attached: all of them,
     only those of rules whose fixes can be safe (what `check`'s text output marks), or none."""
-    module = build_module_ir(text, path)
+    module = build_module_ir(text, path, conventional_names=settings.conventional_names)
     diagnostics: list[Diagnostic] = []
     for rule in ALL_RULES:
         if module.syntax_error is not None and rule.code != "NPL000":

@@ -16,6 +16,7 @@ from typing import Callable
 
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir import distributions
+from numpyro_lint.ir.conventions import unbound_bindings
 from numpyro_lint.ir.imports import ImportTable
 from numpyro_lint.ir.model import (
     NO_DEPS,
@@ -59,8 +60,9 @@ CONTAINER_CALLS = frozenset({"list", "dict", "set", "collections.defaultdict", "
 _NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,\s*[A-Za-z]+[0-9]+)*))?", re.I)
 
 
-def build_module_ir(text: str, path: str | None = None) -> ModuleIR:
-    """The model IR of one file's text. Never raises for any text."""
+def build_module_ir(text: str, path: str | None = None, *, conventional_names: bool = True) -> ModuleIR:
+    """The model IR of one file's text. Never raises for any text. With `conventional_names`, names the
+    file uses without binding them resolve as NumPyro code conventionally means them (ir.conventions)."""
     source = SourceText(text)
     noqa = _noqa_lines(source)
     try:
@@ -75,7 +77,7 @@ def build_module_ir(text: str, path: str | None = None) -> ModuleIR:
     except ValueError as error:  # e.g. "source code string cannot contain null bytes"
         return ModuleIR(path, source, (), (), (), noqa, SyntaxErrorInfo(str(error), Span(1, 0, 1, 0)))
     try:
-        return _ModuleBuilder(source, path, noqa).build(tree)
+        return _ModuleBuilder(source, path, noqa, conventional_names).build(tree)
     except RecursionError:
         info = SyntaxErrorInfo("too deeply nested to analyse", Span(1, 0, 1, 0))
         return ModuleIR(path, source, (), (), (), noqa, info)
@@ -112,8 +114,9 @@ def _noqa_lines(source: SourceText) -> tuple[tuple[int, frozenset[str] | None], 
 
 
 class _ModuleBuilder:
-    def __init__(self, source: SourceText, path: str | None, noqa) -> None:
+    def __init__(self, source: SourceText, path: str | None, noqa, conventional_names: bool = True) -> None:
         self.source = source
+        self.conventional_names = conventional_names
         self._ascii = source.text.isascii()
         self.path = path
         self.noqa = noqa
@@ -127,6 +130,10 @@ class _ModuleBuilder:
 
     def build(self, tree: ast.Module) -> ModuleIR:
         self._scan_module_level(tree)
+        unbound = unbound_bindings(tree, self.source.text, self.imports.names, self.imports.star_modules,
+                                   self.conventional_names)
+        for name, qualname in unbound.items():
+            self.imports.bind(name, qualname)
         module = _FunctionBuilder(self, "<module>", "<module>", "module", parent=None)
         module.walk_module(tree)
         functions = attach_key_events([module.result(), *self.functions], [tree, *self.function_nodes],

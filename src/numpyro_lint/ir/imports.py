@@ -36,6 +36,8 @@ class ImportTable:
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
+        #: Modules of `from M import *`, in order (resolved by ir.conventions).
+        self.star_modules: list[str] = []
 
     def add(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
@@ -50,6 +52,8 @@ class ImportTable:
             return
         for alias in node.names:
             if alias.name == "*":
+                if node.module not in self.star_modules:
+                    self.star_modules.append(node.module)
                 continue
             self.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
 
@@ -65,6 +69,10 @@ class ImportTable:
         root = self.names.get(node.id, node.id)
         parts.append(root)
         return canonical(".".join(reversed(parts)))
+
+    def bind(self, local_name: str, qualname: str) -> None:
+        """Resolve a name the file uses without importing it (see ir.conventions)."""
+        self.names[local_name] = qualname
 
     def is_imported(self, local_name: str) -> bool:
         return local_name in self.names
