@@ -11,6 +11,7 @@ from typing import Iterator
 import pathspec
 
 from numpyro_lint.config import Settings
+from numpyro_lint.magics import mask_cell
 from numpyro_lint.source import UndecodableSource, decode_source
 
 SUFFIXES = (".py", ".pyi", ".ipynb")
@@ -77,20 +78,11 @@ def _notebook_document(path: str, data: bytes) -> Document:
             continue
         source = cell.get("source", "")
         text = "".join(source) if isinstance(source, list) else str(source)
-        text = "\n".join(mask_magic(cell_line) for cell_line in text.split("\n"))
+        text = mask_cell(text)
         starts.append((number, line))
         parts.append(text)
         line += text.count("\n") + 1
     return Document(path, "\n".join(parts) + "\n", tuple(starts))
-
-
-def mask_magic(line: str) -> str:
-    """IPython magics and shell escapes are not Python; keep the line (positions) but comment it out."""
-    stripped = line.lstrip()
-    if stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):
-        indent = line[: len(line) - len(stripped)]
-        return f"{indent}#{stripped[1:]}" if stripped else line
-    return line
 
 
 def discover(paths: list[Path], settings: Settings, root: Path) -> Iterator[Path]:

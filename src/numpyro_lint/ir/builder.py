@@ -40,6 +40,7 @@ from numpyro_lint.ir.model import (
 )
 from numpyro_lint.ir.keyflow import attach_key_events
 from numpyro_lint.ir.models import mark_models
+from numpyro_lint.ir.newer_syntax import RUNNING, newer_python_for
 from numpyro_lint.ir.plates import attach_inherited_plates
 from numpyro_lint.source import SourceText
 
@@ -70,7 +71,7 @@ def build_module_ir(text: str, path: str | None = None, *, conventional_names: b
             warnings.simplefilter("ignore")
             tree = ast.parse(text, filename=path or "<unknown>")
     except SyntaxError as error:
-        return ModuleIR(path, source, (), (), (), noqa, _syntax_error_info(error, source))
+        return ModuleIR(path, source, (), (), (), noqa, _syntax_error_info(error, source, text))
     except (RecursionError, MemoryError):
         info = SyntaxErrorInfo("too deeply nested for Python's parser", Span(1, 0, 1, 0))
         return ModuleIR(path, source, (), (), (), noqa, info)
@@ -83,7 +84,7 @@ def build_module_ir(text: str, path: str | None = None, *, conventional_names: b
         return ModuleIR(path, source, (), (), (), noqa, info)
 
 
-def _syntax_error_info(error: SyntaxError, source: SourceText) -> SyntaxErrorInfo:
+def _syntax_error_info(error: SyntaxError, source: SourceText, text: str) -> SyntaxErrorInfo:
     line = max(error.lineno or 1, 1)
     col = max((error.offset or 1) - 1, 0)
     end_line = error.end_lineno if error.end_lineno and error.end_lineno >= line else line
@@ -95,6 +96,12 @@ def _syntax_error_info(error: SyntaxError, source: SourceText) -> SyntaxErrorInf
     col = min(col, length)
     if end_line == line:
         end_col = min(max(end_col, col), length)
+    newer = newer_python_for(text, error)
+    if newer is not None:
+        version, what = newer
+        return SyntaxErrorInfo(f"uses Python {version} syntax ({what}); numpyro-lint is running on Python "
+                               f"{RUNNING}: run it with Python {version} or newer", Span(line, col, end_line, end_col),
+                               requires_python=version)
     return SyntaxErrorInfo(error.msg, Span(line, col, end_line, end_col))
 
 

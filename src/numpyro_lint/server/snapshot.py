@@ -63,16 +63,16 @@ def document_snapshot(uri: str, version: int, text: str, path: str | None) -> Sn
 
 def notebook_snapshot(uri: str, version: int, path: str | None,
                       cells: list[tuple[str, int | None, str]]) -> Snapshot:
-    """Join code cells given as (cell uri, cell version, cell text); IPython magics are commented out
-    in place, as `check` does for `.ipynb` files, so columns stay where the editor has them."""
-    from numpyro_lint.files import mask_magic  # one definition of what a magic is
+    """Join code cells given as (cell uri, cell version, cell text); IPython magics become Python in
+    place, as `check` does for `.ipynb` files, so lines and columns stay where the editor has them."""
+    from numpyro_lint.magics import mask_cell  # one definition of what a magic is
 
     parts: list[Part] = []
     texts: list[str] = []
     line = 1
     for cell_uri, cell_version, cell_text in cells:
         lines = SourceText(cell_text).lines
-        texts.append("\n".join(mask_magic(cell_line) for cell_line in lines))
+        texts.append(mask_cell("\n".join(lines)))
         parts.append(Part(cell_uri, cell_version, line, len(lines)))
         line += len(lines)
     return Snapshot(uri, version, "\n".join(texts), path, tuple(parts))
