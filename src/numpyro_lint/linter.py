@@ -43,6 +43,18 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
     return LintResult(module, tuple(diagnostics))
 
 
+def lint_document_text(text: str, path: str | None, settings: Settings = DEFAULT_SETTINGS, *,
+                       fixes: FixesWanted = "all", language: str | None = None) -> tuple[Diagnostic, ...]:
+    """Diagnostics for any document we lint, at its own positions: Python source (a notebook's cells
+    joined), or the Python code blocks of a Markdown or reStructuredText document (see code_blocks)."""
+    from numpyro_lint.code_blocks import flavour_of, lint_document_blocks
+
+    flavour = flavour_of(path, language)
+    if flavour is None:
+        return lint_text(text, path, settings, fixes=fixes).diagnostics
+    return lint_document_blocks(text, path, settings, flavour, fixes).diagnostics
+
+
 def is_suppressed(diagnostic: Diagnostic, module: ModuleIR) -> bool:
     if diagnostic.code == "NPL000":
         return False

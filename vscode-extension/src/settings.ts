@@ -44,6 +44,7 @@ export interface ServerSettings {
     ignore?: string[];
     'wide-prior-scale'?: number;
     'debounce-ms'?: number;
+    'conventional-names'?: boolean;
     smoke?: SmokeOptions;
 }
 
@@ -53,6 +54,7 @@ const TOP_LEVEL: ReadonlyArray<[string, Exclude<keyof ServerSettings, 'smoke'>]>
     ['ignore', 'ignore'],
     ['widePriorScale', 'wide-prior-scale'],
     ['debounceMs', 'debounce-ms'],
+    ['conventionalNames', 'conventional-names'],
 ];
 
 const SMOKE: ReadonlyArray<[string, keyof SmokeOptions]> = [

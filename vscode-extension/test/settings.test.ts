@@ -27,6 +27,7 @@ describe('settings sent to the server', () => {
             ignore: ['NPL203'],
             widePriorScale: 50,
             debounceMs: 300,
+            conventionalNames: false,
             'smoke.enabled': true,
             'smoke.onOpen': false,
             'smoke.python': '/envs/jax/bin/python',
@@ -39,6 +40,7 @@ describe('settings sent to the server', () => {
             ignore: ['NPL203'],
             'wide-prior-scale': 50,
             'debounce-ms': 300,
+            'conventional-names': false,
             smoke: {
                 enabled: true, 'on-open': false, python: '/envs/jax/bin/python', platform: 'gpu', 'timeout-s': 30,
                 'memory-mb': 2048,

@@ -1,4 +1,4 @@
-"""One static analysis of a snapshot: `lint_text`, then the LSP form of every diagnostic. Runs on the
+"""One static analysis of a snapshot: `lint_document_text`, then the LSP form of every diagnostic. Runs on the
 scheduler's worker thread, never on the event loop."""
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ class Analysis:
 
 
 def analyse(job: Job) -> Analysis:
-    from numpyro_lint.linter import lint_text  # imported after `initialize` is answered, not before
+    from numpyro_lint.linter import lint_document_text  # imported after `initialize` is answered, not before
 
-    result = lint_text(job.snapshot.text, job.snapshot.path, job.settings)
-    return Analysis(job, result.diagnostics, lsp_diagnostics(job.snapshot, result.diagnostics, job.encoding))
+    snapshot = job.snapshot
+    language = None if snapshot.is_notebook else snapshot.language
+    diagnostics = lint_document_text(snapshot.text, snapshot.path, job.settings, language=language)
+    return Analysis(job, diagnostics, lsp_diagnostics(snapshot, diagnostics, job.encoding))
 
 
 def warm_up() -> None:
