@@ -69,7 +69,9 @@ def build_module_ir(text: str, path: str | None = None, *, conventional_names: b
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree = ast.parse(text, filename=path or "<unknown>")
+            # Not the real path: for a file that exists, CPython re-reads the failing line from disk to
+            # place a SyntaxError, which misplaces it for notebooks, code blocks and unsaved buffers.
+            tree = ast.parse(text, filename="<numpyro-lint>")
     except SyntaxError as error:
         return ModuleIR(path, source, (), (), (), noqa, _syntax_error_info(error, source, text))
     except (RecursionError, MemoryError):
