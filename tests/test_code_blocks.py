@@ -10,11 +10,14 @@ import textwrap
 from pathlib import Path
 
 from conftest import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lsprotocol import types
 from server_helpers import TIMEOUT_S, apply_workspace_edit, open_document, recorded_capabilities, session
 
 from numpyro_lint.code_blocks import extract_blocks, flavour_of, lint_document_blocks, programs
 from numpyro_lint.config import Settings
+from numpyro_lint.source import SourceText
 
 GUIDE = Path(__file__).parent / "fixtures" / "documents" / "numpyro_guide.md"
 MARKER = re.compile(r"# expect: (NPL\d+)")
@@ -194,3 +197,31 @@ async def test_the_guide_gets_the_marked_findings_over_lsp_in_utf16(tmp_path: Pa
     expected.write_text(text, encoding="utf-8")
     run_cli("fix", "--isolated", "--select", "NPL501", "cli.md", cwd=tmp_path)
     assert fixed == expected.read_text(encoding="utf-8")
+
+
+def test_a_broken_import_line_in_a_broken_block_does_not_silence_the_blocks_below():
+    text = ("```python\nimport numpyro\nfrom x import y z\ndef (\n```\n\n"
+            "```python\nkey = random.PRNGKey(0)\na = random.normal(key)\nb = random.normal(key)\n```\n")
+    found = [(d.code, d.span.line) for d in lint_document_blocks(text, None, Settings(), "markdown").diagnostics]
+    assert found == [("NPL000", 3), ("NPL301", 10)]
+
+
+_LINES = st.sampled_from([
+    "```python", "```", "```{code-cell} ipython3", "````", "~~~py", "   ```py", ".. code-block:: python",
+    "   :caption: x", "", "x = 1", "   key = random.PRNGKey(0)", "a = random.normal(key)",
+    "def model(y):", "    numpyro.sample('y', dist.Normal(0, 1e6), obs=y)", "import numpyro", "def (",
+    "    print(x)  # noqa", "\t\tz 😀 = 2", "from jax import random", ":tags: [x]", "---",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_LINES, max_size=25), st.sampled_from(["\n", "\r\n"]), st.sampled_from(["markdown", "rst"]))
+def test_any_document_is_linted_without_error_and_every_position_is_in_it(lines, newline, flavour):
+    text = newline.join(lines)
+    source = SourceText(text)
+    for diagnostic in lint_document_blocks(text, None, Settings(), flavour).diagnostics:
+        fixes = [diagnostic.fix, *diagnostic.alternatives] if diagnostic.fix else list(diagnostic.alternatives)
+        for span in [diagnostic.span, *(edit.span for fix in fixes for edit in fix.edits)]:
+            assert 1 <= span.line <= span.end_line <= len(source.lines)
+            assert 0 <= span.col <= len(source.line(span.line))
+            assert 0 <= span.end_col <= len(source.line(span.end_line))

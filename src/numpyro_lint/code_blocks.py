@@ -223,12 +223,21 @@ def _import_statements(lines: tuple[str, ...]) -> list[str]:
             warnings.simplefilter("ignore")
             tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return [line for line in lines if re.match(r"(import|from)\s.*\bimport\b[^(\\]*$|import\s[^(\\]*$", line)]
+        # A block that does not parse still imports what its own import lines say, each one checked.
+        return [line for line in lines if line.startswith(("import ", "from ")) and _parses(line)]
     found = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             found.extend(lines[node.lineno - 1:node.end_lineno])
     return found
+
+
+def _parses(line: str) -> bool:
+    try:
+        ast.parse(line)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 # Linting and mapping back --------------------------------------------------------------------------------
