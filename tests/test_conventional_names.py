@@ -36,7 +36,7 @@ def imports_follow_conventions(text: str) -> bool:
     stripped = strip_imports(text)
     tree = ast.parse(stripped)
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    resolved = unbound_bindings(tree, stripped, (), ())
+    resolved = unbound_bindings(tree, ())
     return all(resolved.get(local) == qualname for local, qualname in table.names.items() if local in used)
 
 
@@ -136,8 +136,8 @@ def test_star_import_from_an_unknown_module_turns_conventions_off():
 
 def test_reparam_is_the_module_or_the_handler_by_how_it_is_used():
     tree = ast.parse("@reparam(config={'x': reparam.LocScaleReparam()})\ndef model(): pass\n")
-    assert unbound_bindings(tree, "reparam", (), ()) == {}  # both uses: unsure
+    assert unbound_bindings(tree, ()) == {}  # both uses: unsure
     tree = ast.parse("c = {'x': reparam.LocScaleReparam()}\n")
-    assert unbound_bindings(tree, "reparam", (), ()) == {"reparam": "numpyro.infer.reparam"}
+    assert unbound_bindings(tree, ()) == {"reparam": "numpyro.infer.reparam"}
     tree = ast.parse("@reparam(config=c)\ndef model(): pass\n")
-    assert unbound_bindings(tree, "reparam", (), ()) == {"reparam": "numpyro.handlers.reparam"}
+    assert unbound_bindings(tree, ()) == {"reparam": "numpyro.handlers.reparam"}

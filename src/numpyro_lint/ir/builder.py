@@ -16,7 +16,7 @@ from typing import Callable
 
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir import distributions
-from numpyro_lint.ir.conventions import unbound_bindings
+from numpyro_lint.ir.conventions import candidate_names, unbound_bindings
 from numpyro_lint.ir.imports import ImportTable
 from numpyro_lint.ir.model import (
     NO_DEPS,
@@ -139,10 +139,9 @@ class _ModuleBuilder:
 
     def build(self, tree: ast.Module) -> ModuleIR:
         self._scan_module_level(tree)
-        unbound = unbound_bindings(tree, self.source.text, self.imports.names, self.imports.star_modules,
-                                   self.conventional_names)
-        for name, qualname in unbound.items():
-            self.imports.bind(name, qualname)
+        stars, conventional = tuple(self.imports.star_modules), self.conventional_names
+        self.imports.defer_unbound(candidate_names(stars, conventional),
+                                   lambda: unbound_bindings(tree, stars, conventional))
         module = _FunctionBuilder(self, "<module>", "<module>", "module", parent=None)
         module.walk_module(tree)
         functions = attach_key_events([module.result(), *self.functions], [tree, *self.function_nodes],

@@ -9,7 +9,6 @@ loop or `with` target anywhere) and no star import from a module we cannot list 
 from __future__ import annotations
 
 import ast
-import re
 from typing import Iterable
 
 from numpyro_lint.ir.public_names import STAR_EXPORTS
@@ -66,27 +65,33 @@ _STDLIB_RANDOM = frozenset({
 _JAX_ONLY_RANDOM = STAR_EXPORTS["jax.random"] - _STDLIB_RANDOM
 _STDLIB_ONLY_RANDOM = _STDLIB_RANDOM - STAR_EXPORTS["jax.random"]
 _SPECIAL = ("random", "reparam")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+CONVENTIONAL_NAMES = frozenset(MODULE_ALIASES) | frozenset(CALLABLES) | frozenset(_SPECIAL)
 
 
-def unbound_bindings(tree: ast.Module, text: str, imported: Iterable[str], star_modules: Iterable[str],
-                     conventional: bool = True) -> dict[str, str]:
-    """Local name -> qualified name for the names `tree` uses but never binds: through its star imports
-    of NumPyro/JAX modules, then (when `conventional`) through the conventions of NumPyro code."""
-    stars = list(dict.fromkeys(star_modules))
+def candidate_names(star_modules: Iterable[str], conventional: bool = True) -> frozenset[str]:
+    """The names that may resolve without an import: the conventional ones (when `conventional`) and what
+    the file's star imports of NumPyro/JAX modules bind; none when a star import could bind anything."""
+    stars = list(star_modules)
     if any(module not in STAR_EXPORTS for module in stars):
-        return {}  # `from somewhere import *` could bind any name: resolve none
-    imported = set(imported)
-    known = set(MODULE_ALIASES) | set(CALLABLES) | set(_SPECIAL) if conventional else set()
+        return frozenset()
+    names = CONVENTIONAL_NAMES if conventional else frozenset()
     for module in stars:
-        known |= STAR_EXPORTS[module]
-    candidates = known.intersection(_IDENTIFIER.findall(text)) - imported
-    if not candidates:  # most complete files: every such name is imported (the fast path)
+        names = names | STAR_EXPORTS[module]
+    return names
+
+
+def unbound_bindings(tree: ast.Module, star_modules: Iterable[str], conventional: bool = True) -> dict[str, str]:
+    """Local name -> qualified name for the names `tree` uses but never binds: through its star imports
+    of NumPyro/JAX modules, then (when `conventional`) through the conventions of NumPyro code. One walk
+    of the tree: the builder asks only when a file uses such a name without importing it."""
+    stars = list(dict.fromkeys(star_modules))
+    candidates = candidate_names(stars, conventional)
+    if not candidates:
         return {}
     uses = _Uses(candidates)
     uses.visit(tree)
     resolved: dict[str, str] = {}
-    for name in candidates - uses.bound:
+    for name in uses.used - uses.bound:
         for module in reversed(stars):  # the last star import wins, as in Python
             if name in STAR_EXPORTS[module]:
                 resolved[name] = f"{module}.{name}"
@@ -130,6 +135,7 @@ class _Uses(ast.NodeVisitor):
     def __init__(self, names: set[str]) -> None:
         self.names = names
         self.bound: set[str] = set()
+        self.used: set[str] = set()
         self.called: set[str] = set()
         self.attributes: dict[str, set[str]] = {}
 
@@ -140,6 +146,8 @@ class _Uses(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if not isinstance(node.ctx, ast.Load):
             self._bind(node.id)
+        elif node.id in self.names:
+            self.used.add(node.id)
 
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id in self.names:
