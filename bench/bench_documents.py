@@ -38,13 +38,15 @@ def as_notebook(text: str) -> str:
     return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
-def median_seconds(job, runs: int) -> float:
-    timings = []
+def interleaved_medians(jobs: dict, runs: int) -> dict[str, float]:
+    """Median seconds per job, the jobs taking turns (a drifting machine load hits all alike)."""
+    timings: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(runs):
-        start = time.perf_counter()
-        job()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
+        for name, job in jobs.items():
+            start = time.perf_counter()
+            job()
+            timings[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def main() -> int:
@@ -70,7 +72,8 @@ def main() -> int:
 
     for documents in forms.values():  # untimed: imports and warm caches
         lint_all(documents)
-    results = {name: median_seconds(lambda d=documents: lint_all(d), args.runs) for name, documents in forms.items()}
+    results = interleaved_medians({name: lambda d=documents: lint_all(d) for name, documents in forms.items()},
+                                  args.runs)
     lines = sum(len(text.splitlines()) for _, text in sources)
     print(f"corpus: {args.folder} ({len(sources)} files, {lines} lines), median of {args.runs} runs, in process\n")
     base = results["python files"]
