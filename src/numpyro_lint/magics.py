@@ -77,22 +77,24 @@ def _code_ends_with_question_mark(line: str) -> bool:
     return code.rstrip().endswith("?")
 
 
-def _closing_quote(line: str, quote: str, start: int) -> int:
-    """Index of the unescaped `quote` closing a string at or after `start`, or -1."""
-    index = start
-    while index < len(line):
-        if line[index] == "\\":
-            index += 2
-            continue
-        if line.startswith(quote, index):
-            return index
-        index += 1
-    return -1
+_TOKEN = re.compile(r"""#|'{3}|"{3}|['"()\[\]{}]""")
+
+
+def _rest_of_string(quote: str) -> re.Pattern[str]:
+    """From just inside a string to just past its closing `quote`, escapes skipped."""
+    char = quote[0]
+    if len(quote) == 3:
+        return re.compile(rf"(?:[^\\{char}]|\\.|{char}(?!{char}{char}))*{quote}", re.S)
+    return re.compile(rf"(?:[^\\{char}]|\\.)*{char}")
+
+
+_REST_OF_STRING = {quote: _rest_of_string(quote) for quote in ("'", '"', "'''", '"""')}
 
 
 class _LineState:
     """Just enough of Python's tokenizer to know whether a line starts a new statement: open brackets
-    and triple-quoted strings carry over lines; comments and one-line strings do not."""
+    and triple-quoted strings carry over lines; comments and one-line strings do not. Scans with
+    regular expressions: notebooks are read on every `check`."""
 
     def __init__(self) -> None:
         self.depth = 0
@@ -105,38 +107,35 @@ class _LineState:
         self.code_of(line)
 
     def code_of(self, line: str) -> str:
-        """The line's code outside strings and comments (strings become empty quotes); updates the state."""
-        code = []
+        """The line's code outside strings and comments (strings become `""`); updates the state."""
+        code: list[str] = []
         index = 0
-        while index < len(line):
+        while True:
             if self.open_string is not None:
-                end = _closing_quote(line, self.open_string, index)
-                if end < 0:
+                closed = _REST_OF_STRING[self.open_string].match(line, index)
+                if closed is None:
                     return "".join(code)
-                index = end + len(self.open_string)
-                self.open_string = None
+                index, self.open_string = closed.end(), None
                 code.append('""')
-                continue
-            char = line[index]
-            if char == "#":
-                break
-            match = _STRING_START.match(line, index) if char in "'\"rRbBuUfF" else None
-            if match and (index == 0 or not (line[index - 1].isalnum() or line[index - 1] == "_")):
-                quote = match.group(1)
-                index = match.end()
-                if len(quote) == 3:
-                    self.open_string = quote
-                    continue
-                end = _closing_quote(line, quote, index)
-                code.append('""')
-                if end < 0:  # an unclosed one-line string ends with the line
-                    break
-                index = end + 1
-                continue
-            if char in "([{":
+            token = _TOKEN.search(line, index)
+            if token is None:
+                code.append(line[index:])
+                return "".join(code)
+            code.append(line[index:token.start()])
+            text, index = token.group(), token.end()
+            if text == "#":
+                return "".join(code)
+            if text in "([{":
                 self.depth += 1
-            elif char in ")]}":
+                code.append(text)
+            elif text in ")]}":
                 self.depth = max(self.depth - 1, 0)
-            code.append(char)
-            index += 1
-        return "".join(code)
+                code.append(text)
+            elif len(text) == 3:
+                self.open_string = text
+            else:
+                closed = _REST_OF_STRING[text].match(line, index)
+                code.append('""')
+                if closed is None:  # an unclosed one-line string ends with the line
+                    return "".join(code)
+                index = closed.end()
