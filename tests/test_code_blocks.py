@@ -225,3 +225,28 @@ def test_any_document_is_linted_without_error_and_every_position_is_in_it(lines,
             assert 1 <= span.line <= span.end_line <= len(source.lines)
             assert 0 <= span.col <= len(source.line(span.line))
             assert 0 <= span.end_col <= len(source.line(span.end_line))
+
+
+def test_a_console_session_is_linted_after_its_prompts_and_its_output_is_left_out():
+    text = textwrap.dedent("""\
+        ```python
+        >>> key = random.PRNGKey(0)
+        >>> a = random.normal(key)
+        >>> a
+        Array(-0.2, dtype=float32)
+        >>> b = random.normal(
+        ...     key)
+        ```
+
+        .. doctest::
+
+            >>> b = random.normal(key)
+            1.0
+    """)
+    found = [(d.code, d.span.line, d.span.col)
+             for d in lint_document_blocks(text, None, Settings(), "markdown").diagnostics]
+    assert found == [("NPL301", 7, 8)]
+    rst = text.split("```\n\n")[1]
+    assert lint_document_blocks(rst, None, Settings(), "rst").diagnostics == ()
+    [block] = extract_blocks(rst, "rst")
+    assert block.lines == ("", "b = random.normal(key)", "")

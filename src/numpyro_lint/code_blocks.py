@@ -7,9 +7,11 @@ Which blocks make one program:
   `.. jupyter-execute::`) run top to bottom in one kernel: together they are one program, like the
   code cells of a notebook (a key used in one cell and again in a later one is reused).
 - Illustrative blocks (```` ```python ````, ```` ```py ````, MyST `{code-block} python`, RST
-  `.. code-block:: python`, `.. code:: python`, `.. testcode::`) are independent examples: each is its
-  own program, so key flow, reparameterisations and site names never cross from one to another. A block
-  sees the import statements of the blocks above it (tutorials import once), nothing else.
+  `.. code-block:: python`, `.. code:: python`, `.. testcode::`, `.. doctest::`) are independent
+  examples: each is its own program, so key flow, reparameterisations and site names never cross from
+  one to another. A block sees the import statements of the blocks above it (tutorials import once).
+- A block that starts with a `>>>` prompt is a console session: its code is what follows the `>>> ` and
+  `... ` prompts (columns kept), its output lines are left out.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ RST_SUFFIXES = (".rst",)
 #: LSP language ids of documents whose Python lives in code blocks.
 LANGUAGE_FLAVOURS = {"markdown": "markdown", "quarto": "markdown", "rmd": "markdown",
                      "restructuredtext": "rst", "rst": "rst"}
-_PYTHON_LANGUAGES = frozenset({"python", "py", "python3", "py3", "ipython", "ipython3"})
+_PYTHON_LANGUAGES = frozenset({"python", "py", "python3", "py3", "ipython", "ipython3", "pycon"})
 
 
 def flavour_of(path: str | None, language: str | None = None) -> str | None:
@@ -130,13 +132,35 @@ def _dedented(first_line: int, body: list[str], indent: str, executable: bool) -
             removed += 1
         lines.append(line[removed:])
         offsets.append(removed)
+    if _is_console_session(lines):
+        lines, offsets = _without_prompts(lines, offsets)
     return CodeBlock(first_line, tuple(lines), tuple(offsets), indent, executable)
+
+
+def _is_console_session(lines: list[str]) -> bool:
+    first = next((line for line in lines if line.strip()), "")
+    return first.startswith(">>>")
+
+
+def _without_prompts(lines: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
+    """A console session (`>>> x = 1` then output), as README blocks and doctests are: the code after
+    each `>>> ` / `... ` prompt, output lines blank."""
+    code, shifted = [], []
+    for line, offset in zip(lines, offsets):
+        prompt = line[:4]
+        if prompt in (">>> ", "... ") or line in (">>>", "..."):
+            code.append(line[4:])
+            shifted.append(offset + min(4, len(line)))
+        else:
+            code.append("")
+            shifted.append(offset)
+    return code, shifted
 
 
 # reStructuredText ----------------------------------------------------------------------------------------
 
 _RST_DIRECTIVE = re.compile(
-    r"^(?P<indent>[ \t]*)\.\.[ \t]+(?P<name>code-block|code|sourcecode|testcode|jupyter-execute)::"
+    r"^(?P<indent>[ \t]*)\.\.[ \t]+(?P<name>code-block|code|sourcecode|testcode|doctest|jupyter-execute)::"
     r"[ \t]*(?P<language>\S*)[ \t]*$")
 
 
