@@ -40,7 +40,7 @@ def mask_cell(text: str) -> str:
             continued = line.endswith("\\")
             continue
         if at_statement_start:
-            replaced = _mask_statement(line, state)
+            replaced = _mask_statement(line)
             if replaced is not None:
                 masked.append(replaced)
                 continued = line.endswith("\\")
@@ -50,13 +50,14 @@ def mask_cell(text: str) -> str:
     return "\n".join(masked)
 
 
-def _mask_statement(line: str, state: _LineState) -> str | None:
+def _mask_statement(line: str) -> str | None:
+    """The line as Python when it is IPython syntax at the start of a statement, else None."""
     stripped = line.lstrip()
-    if not stripped or stripped.startswith("#"):
+    if not stripped or stripped[0] == "#":
         return None
-    if stripped.startswith(("%", "!", "?")):
+    if stripped[0] in "%!?":
         return _comment(line, "pass")
-    assigned = _ASSIGNED_ESCAPE.match(line)
+    assigned = _ASSIGNED_ESCAPE.match(line) if "%" in line or "!" in line else None
     if assigned and not assigned.group(1).rstrip().endswith(("==", "!=", "<=", ">=")) \
             and not assigned.group(2).startswith("!="):
         return f"{assigned.group(1)}None  #{assigned.group(2)}"
@@ -78,6 +79,7 @@ def _code_ends_with_question_mark(line: str) -> bool:
 
 
 _TOKEN = re.compile(r"""#|'{3}|"{3}|['"()\[\]{}]""")
+_ONE_LINE_STRING = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
 
 
 def _rest_of_string(quote: str) -> re.Pattern[str]:
@@ -104,6 +106,15 @@ class _LineState:
         return self.depth == 0 and self.open_string is None
 
     def feed(self, line: str) -> None:
+        if self.open_string is None and "'''" not in line and '"""' not in line:
+            # Most lines: drop one-line strings and the comment, then count brackets (C speed).
+            code = _ONE_LINE_STRING.sub("", line) if "'" in line or '"' in line else line
+            if "'" not in code and '"' not in code:
+                code = code.split("#", 1)[0]
+                opened = code.count("(") + code.count("[") + code.count("{")
+                closed = code.count(")") + code.count("]") + code.count("}")
+                self.depth = max(self.depth + opened - closed, 0)
+                return
         self.code_of(line)
 
     def code_of(self, line: str) -> str:
