@@ -250,3 +250,12 @@ def test_a_console_session_is_linted_after_its_prompts_and_its_output_is_left_ou
     assert lint_document_blocks(rst, None, Settings(), "rst").diagnostics == ()
     [block] = extract_blocks(rst, "rst")
     assert block.lines == ("", "b = random.normal(key)", "")
+
+
+def test_the_server_lints_markdown_in_its_blocks_and_never_smoke_runs_it():
+    from numpyro_lint.server.snapshot import document_snapshot, notebook_snapshot
+
+    assert not document_snapshot("file:///g.md", 1, "x", "/g.md", "markdown").is_python
+    assert not document_snapshot("untitled:1", 1, "x", None, "restructuredtext").is_python
+    assert document_snapshot("file:///m.py", 1, "x", "/m.py", "python").is_python
+    assert notebook_snapshot("file:///n.ipynb", 1, "/n.ipynb", [("c1", 1, "x = 1")]).is_python

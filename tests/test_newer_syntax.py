@@ -19,6 +19,8 @@ NEWER = [
     ('x = {"a": 1}\nprint(f"{x["a"]}")\n', 2, "3.12"),
     ('xs = ["a"]\nprint(f"{"\\n".join(xs)}")\n', 2, "3.12"),
     ("try:\n    pass\nexcept ValueError, TypeError:\n    pass\n", 3, "3.14"),
+    ("def first[T = int](xs: list[T]) -> T:\n    return xs[0]\n", 1, "3.13"),
+    ("type Pair[T = float] = tuple[T, T]\n", 1, "3.13"),
 ]
 REAL_ERRORS = [
     "def identity[T](x:\n    return x\n",

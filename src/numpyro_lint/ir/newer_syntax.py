@@ -70,6 +70,18 @@ def _drop_type_parameters(line: str, error: SyntaxError) -> str | None:
     return None if end is None else match.group(1) + line[end + 1:]
 
 
+def _drop_type_parameters_with_defaults(line: str, error: SyntaxError) -> str | None:
+    """`def f[T = int]()`: a default for a type parameter is Python 3.13 (PEP 696)."""
+    match = _DEF_OR_CLASS.match(line) or _TYPE_ALIAS.match(line)
+    if match is None:
+        return None
+    start = line.find("[", match.end() - 1)
+    end = _matching_bracket(line, start) if start >= 0 else None
+    if end is None or "=" not in line[start:end]:
+        return None
+    return _drop_type_parameters(line, error) or _type_alias_to_assignment(line, error)
+
+
 def _type_alias_to_assignment(line: str, error: SyntaxError) -> str | None:
     match = _TYPE_ALIAS.match(line)
     if match is None:
@@ -122,6 +134,7 @@ def _flatten_fstring_expressions(line: str, error: SyntaxError) -> str | None:
 
 
 _REWRITES: tuple[tuple[str, str, Callable[[str, SyntaxError], str | None]], ...] = (
+    ("3.13", "type parameter defaults, PEP 696", _drop_type_parameters_with_defaults),
     ("3.12", "type parameters, PEP 695", _drop_type_parameters),
     ("3.12", "a `type` alias statement, PEP 695", _type_alias_to_assignment),
     ("3.12", "f-string syntax of PEP 701", _flatten_fstring_expressions),
