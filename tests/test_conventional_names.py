@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 
 import pytest
 
 from numpyro_lint.config import ConfigError, Settings, settings_from_mapping
-from numpyro_lint.ir.conventions import unbound_bindings
+from numpyro_lint.ir.conventions import MODULE_ALIASES, unbound_bindings
 from numpyro_lint.ir.imports import ImportTable
 from numpyro_lint.linter import lint_text
 from numpyro_lint.rules import ALL_RULES
@@ -44,12 +45,28 @@ def findings(text: str, settings: Settings = Settings()) -> list[tuple[str, int,
     return [(d.code, d.span.line, d.span.col, d.message) for d in lint_text(text, settings=settings).diagnostics]
 
 
+def with_conventional_aliases(text: str) -> str:
+    """The example with `import numpyro.distributions as D` (and its uses) renamed to `dist`, and so on
+    for every module that has a conventional name."""
+    conventional = {qualname: alias for alias, qualname in MODULE_ALIASES.items()}
+    table = ImportTable()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            table.add(node)
+    for local, qualname in table.names.items():
+        alias = conventional.get(qualname)
+        if alias is not None and local not in (*MODULE_ALIASES, "random", "reparam"):
+            text = re.sub(rf"(?<![.\w]){re.escape(local)}\b", alias, text)
+    return text
+
+
 EXAMPLES = [
-    pytest.param(example, id=f"{rule.code}-{kind}-{index}")
+    pytest.param(with_conventional_aliases(example), id=f"{rule.code}-{kind}-{index}")
     for rule in ALL_RULES
     for kind, examples in (("valid", rule.VALID), ("invalid", rule.INVALID))
     for index, example in enumerate(examples)
-    if rule.code != "NPL000" and strip_imports(example) != example and imports_follow_conventions(example)
+    if rule.code != "NPL000" and strip_imports(example) != example
+    and imports_follow_conventions(with_conventional_aliases(example))
 ]
 
 
