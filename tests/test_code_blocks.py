@@ -259,3 +259,20 @@ def test_the_server_lints_markdown_in_its_blocks_and_never_smoke_runs_it():
     assert not document_snapshot("untitled:1", 1, "x", None, "restructuredtext").is_python
     assert document_snapshot("file:///m.py", 1, "x", "/m.py", "python").is_python
     assert notebook_snapshot("file:///n.ipynb", 1, "/n.ipynb", [("c1", 1, "x = 1")]).is_python
+
+
+def test_a_magic_in_one_code_cell_does_not_stop_the_others_from_being_linted():
+    text = textwrap.dedent("""\
+        ```{code-cell} ipython3
+        %matplotlib inline
+        !pip install numpyro
+        key = random.PRNGKey(0)
+        ```
+
+        ```{code-cell} ipython3
+        a = random.normal(key)
+        b = random.normal(key)
+        ```
+    """)
+    found = [(d.code, d.span.line) for d in lint_document_blocks(text, None, Settings(), "markdown").diagnostics]
+    assert found == [("NPL301", 9)]

@@ -11,7 +11,8 @@ Which blocks make one program:
   examples: each is its own program, so key flow, reparameterisations and site names never cross from
   one to another. A block sees the import statements of the blocks above it (tutorials import once).
 - A block that starts with a `>>>` prompt is a console session: its code is what follows the `>>> ` and
-  `... ` prompts (columns kept), its output lines are left out.
+  `... ` prompts (columns kept), its output lines are left out. IPython magics in any block become
+  Python as in notebooks (magics.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
 
 from numpyro_lint.diagnostic import Diagnostic, Edit, Fix, RelatedLocation, Span
+from numpyro_lint.magics import mask_cell
 from numpyro_lint.source import SourceText
 
 if TYPE_CHECKING:
@@ -133,6 +135,7 @@ def _dedented(first_line: int, body: list[str], indent: str, executable: bool) -
         offsets.append(removed)
     if _is_console_session(lines):
         lines, offsets = _without_prompts(lines, offsets)
+    lines = mask_cell("\n".join(lines)).split("\n")  # code cells and ipython blocks hold magics too
     return CodeBlock(first_line, tuple(lines), tuple(offsets), indent, executable)
 
 
