@@ -201,11 +201,12 @@ async def session(capabilities: types.ClientCapabilities, root: Path, *, init_op
         await asyncio.wait_for(client.stop(), TIMEOUT_S)
 
 
-def open_document(client: LanguageClient, path: Path, text: str, version: int = 1) -> str:
+def open_document(client: LanguageClient, path: Path, text: str, version: int = 1,
+                  language_id: str = "python") -> str:
     path.write_text(text, encoding="utf-8")
     uri = path.as_uri()
     client.text_document_did_open(types.DidOpenTextDocumentParams(
-        types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
+        types.TextDocumentItem(uri=uri, language_id=language_id, version=version, text=text)))
     return uri
 
 

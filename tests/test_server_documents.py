@@ -127,7 +127,7 @@ def test_code_action_kinds_are_hierarchical():
 def test_notebook_diagnostics_go_to_their_cell_and_cross_cell_fixes_are_dropped():
     cells = [("nb#1", 1, "import numpyro\n"), ("nb#2", 5, "%time\nx = 1\ny = 2")]
     snapshot = notebook_snapshot("file:///nb.ipynb", 9, "/nb.ipynb", cells)
-    assert snapshot.text == "import numpyro\n\n#time\nx = 1\ny = 2"
+    assert snapshot.text == "import numpyro\n\npass  #%time\nx = 1\ny = 2"
     assert [(p.uri, p.first_line, p.line_count) for p in snapshot.parts] == [("nb#1", 1, 2), ("nb#2", 3, 3)]
     within = Fix("w", Applicability.SAFE, (Edit(Span(4, 0, 4, 1), "z"),))
     across = Fix("a", Applicability.SAFE, (Edit(Span(1, 0, 4, 1), "z"),))

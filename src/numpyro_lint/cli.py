@@ -152,9 +152,9 @@ def display_path(path: Path) -> str:
 
 
 def lint_document(document: Document, settings: Settings, fixes: FixesWanted = "all") -> FileReport:
-    from numpyro_lint.linter import lint_text
+    from numpyro_lint.linter import lint_document_text
 
-    return FileReport(document, lint_text(document.text, document.path, settings, fixes=fixes).diagnostics)
+    return FileReport(document, lint_document_text(document.text, document.path, settings, fixes=fixes))
 
 
 def _lint_file(path: Path, settings: Settings, fixes: FixesWanted) -> FileReport | tuple[str, str]:

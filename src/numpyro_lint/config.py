@@ -62,6 +62,10 @@ class Settings:
     debounce_ms: int = 150
     #: The editor shows each site's shape after its `sample(...)` call, from the last smoke run.
     inlay_hints: bool = False
+    #: Resolve names used without an import as NumPyro code means them (`dist`, `jnp`, `MCMC`...).
+    conventional_names: bool = True
+    #: Globs of further files to check when walking folders (`*.md`, `*.qmd`, `*.rst`: their code blocks).
+    extend_include: tuple[str, ...] = ()
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
 
     @property
@@ -106,6 +110,8 @@ _TOP_LEVEL_KEYS: dict[str, tuple[str, str]] = {
     "gamma-replacement": ("gamma_replacement", "pair"),
     "debounce-ms": ("debounce_ms", "int"),
     "inlay-hints": ("inlay_hints", "bool"),
+    "conventional-names": ("conventional_names", "bool"),
+    "extend-include": ("extend_include", "str-list"),
 }
 _SMOKE_KEYS: dict[str, tuple[str, str]] = {
     "enabled": ("enabled", "bool"),

@@ -11,6 +11,7 @@ from typing import Iterator
 import pathspec
 
 from numpyro_lint.config import Settings
+from numpyro_lint.magics import mask_cell
 from numpyro_lint.source import UndecodableSource, decode_source
 
 SUFFIXES = (".py", ".pyi", ".ipynb")
@@ -77,27 +78,19 @@ def _notebook_document(path: str, data: bytes) -> Document:
             continue
         source = cell.get("source", "")
         text = "".join(source) if isinstance(source, list) else str(source)
-        text = "\n".join(mask_magic(cell_line) for cell_line in text.split("\n"))
+        text = mask_cell(text)
         starts.append((number, line))
         parts.append(text)
         line += text.count("\n") + 1
     return Document(path, "\n".join(parts) + "\n", tuple(starts))
 
 
-def mask_magic(line: str) -> str:
-    """IPython magics and shell escapes are not Python; keep the line (positions) but comment it out."""
-    stripped = line.lstrip()
-    if stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):
-        indent = line[: len(line) - len(stripped)]
-        return f"{indent}#{stripped[1:]}" if stripped else line
-    return line
-
-
 def discover(paths: list[Path], settings: Settings, root: Path) -> Iterator[Path]:
     """Files to check under `paths`: explicit files as given; folders walked for Python sources and
-    notebooks, skipping `exclude` patterns and what `.gitignore` files ignore, never following
-    symlinked folders (no loops)."""
+    notebooks (and what `extend-include` adds, e.g. `*.md`), skipping `exclude` patterns and what
+    `.gitignore` files ignore, never following symlinked folders (no loops)."""
     excluded = pathspec.PathSpec.from_lines("gitwildmatch", [*settings.exclude, *settings.extend_exclude])
+    included = pathspec.PathSpec.from_lines("gitwildmatch", settings.extend_include)
     seen: set[Path] = set()
     for path in paths:
         if path.is_file() or not path.exists():
@@ -105,13 +98,13 @@ def discover(paths: list[Path], settings: Settings, root: Path) -> Iterator[Path
                 seen.add(path)
                 yield path
             continue
-        for found in _walk(path, excluded, root):
+        for found in _walk(path, excluded, included, root):
             if found not in seen:
                 seen.add(found)
                 yield found
 
 
-def _walk(top: Path, excluded: pathspec.PathSpec, root: Path) -> Iterator[Path]:
+def _walk(top: Path, excluded: pathspec.PathSpec, included: pathspec.PathSpec, root: Path) -> Iterator[Path]:
     top = top.absolute()
     ignores: list[tuple[Path, pathspec.PathSpec]] = _parent_gitignores(top, root)
     for directory, dirnames, filenames in os.walk(top, followlinks=False):
@@ -126,8 +119,19 @@ def _walk(top: Path, excluded: pathspec.PathSpec, root: Path) -> Iterator[Path]:
         )
         for name in sorted(filenames):
             candidate = current / name
-            if name.endswith(SUFFIXES) and not _ignored(candidate, False, excluded, ignores, top):
+            wanted = name.endswith(SUFFIXES) or _included(candidate, included, top)
+            if wanted and not _ignored(candidate, False, excluded, ignores, top):
                 yield candidate
+
+
+def _included(path: Path, included: pathspec.PathSpec, top: Path) -> bool:
+    if not included.patterns:
+        return False
+    try:
+        relative = path.relative_to(top).as_posix()
+    except ValueError:
+        relative = path.name
+    return included.match_file(path.name) or included.match_file(relative)
 
 
 def _ignored(path: Path, is_dir: bool, excluded: pathspec.PathSpec, ignores, top: Path) -> bool:

@@ -24,7 +24,7 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
               *, fixes: FixesWanted = "all") -> LintResult:
     """Diagnostics for one file's text, sorted by position, `# noqa` applied, fixes attached: all of them,
     only those of rules whose fixes can be safe (what `check`'s text output marks), or none."""
-    module = build_module_ir(text, path)
+    module = build_module_ir(text, path, conventional_names=settings.conventional_names)
     diagnostics: list[Diagnostic] = []
     for rule in ALL_RULES:
         if module.syntax_error is not None and rule.code != "NPL000":
@@ -41,6 +41,18 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
 
         diagnostics = attach_fixes(diagnostics, module, settings, unsafe=fixes == "all")
     return LintResult(module, tuple(diagnostics))
+
+
+def lint_document_text(text: str, path: str | None, settings: Settings = DEFAULT_SETTINGS, *,
+                       fixes: FixesWanted = "all", language: str | None = None) -> tuple[Diagnostic, ...]:
+    """Diagnostics for any document we lint, at its own positions: Python source (a notebook's cells
+    joined), or the Python code blocks of a Markdown or reStructuredText document (see code_blocks)."""
+    from numpyro_lint.code_blocks import flavour_of, lint_document_blocks
+
+    flavour = flavour_of(path, language)
+    if flavour is None:
+        return lint_text(text, path, settings, fixes=fixes).diagnostics
+    return lint_document_blocks(text, path, settings, flavour, fixes).diagnostics
 
 
 def is_suppressed(diagnostic: Diagnostic, module: ModuleIR) -> bool:

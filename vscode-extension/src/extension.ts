@@ -13,6 +13,7 @@ import {
     ServerOptions,
     State,
 } from 'vscode-languageclient/node';
+
 import {
     chooseInterpreter,
     checkServerInstalled,
@@ -34,6 +35,16 @@ import {
 } from './graph';
 import { EXTENSION_SECTION, SERVER_SECTION, ServerSettings, serverSettings } from './settings';
 import { ProgressValue, RUNNER_STATE_NOTIFICATION, RunnerStateParams, RunnerStatus } from './status';
+
+/** Python files, and the documents whose Python code blocks the server lints (Markdown, Quarto, RST). */
+export const LINTED_LANGUAGES = ['python', 'markdown', 'quarto', 'restructuredtext'];
+export const DOCUMENT_SELECTOR = [
+    ...LINTED_LANGUAGES.flatMap((language) => [
+        { scheme: 'file', language },
+        { scheme: 'untitled', language },
+    ]),
+    { notebook: 'jupyter-notebook', language: 'python' },
+];
 
 export const COMMANDS = {
     runSmoke: 'numpyroLint.runSmoke',
@@ -295,11 +306,7 @@ class Session {
 
     private clientOptions(): LanguageClientOptions {
         return {
-            documentSelector: [
-                { scheme: 'file', language: 'python' },
-                { scheme: 'untitled', language: 'python' },
-                { notebook: 'jupyter-notebook', language: 'python' },
-            ],
+            documentSelector: DOCUMENT_SELECTOR,
             outputChannel: this.output,
             initializationOptions: settingsFor(),
             middleware: {
@@ -474,8 +481,9 @@ function serverOptions(interpreter: readonly string[]): ServerOptions {
 }
 
 async function fixAll(): Promise<void> {
-    if (vscode.window.activeTextEditor?.document.languageId !== 'python') {
-        void vscode.window.showWarningMessage('Open a Python file to fix its numpyro-lint findings.');
+    const languageId = vscode.window.activeTextEditor?.document.languageId;
+    if (languageId === undefined || !LINTED_LANGUAGES.includes(languageId)) {
+        void vscode.window.showWarningMessage('Open a Python file (or a Markdown document) to fix its numpyro-lint findings.');
         return;
     }
     await vscode.commands.executeCommand('editor.action.codeAction', { kind: FIX_ALL_KIND, apply: 'first' });

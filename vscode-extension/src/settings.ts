@@ -45,6 +45,7 @@ export interface ServerSettings {
     'wide-prior-scale'?: number;
     'debounce-ms'?: number;
     'inlay-hints'?: boolean;
+    'conventional-names'?: boolean;
     smoke?: SmokeOptions;
 }
 
@@ -55,6 +56,7 @@ const TOP_LEVEL: ReadonlyArray<[string, Exclude<keyof ServerSettings, 'smoke'>]>
     ['widePriorScale', 'wide-prior-scale'],
     ['debounceMs', 'debounce-ms'],
     ['inlayHints', 'inlay-hints'],
+    ['conventionalNames', 'conventional-names'],
 ];
 
 const SMOKE: ReadonlyArray<[string, keyof SmokeOptions]> = [

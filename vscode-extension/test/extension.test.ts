@@ -235,7 +235,18 @@ describe('the extension in VS Code (stubbed)', () => {
         );
     });
 
-    it('"Restart server" starts a new client; "Show output" shows the channel', async () => {
+    it('lints Markdown, Quarto and reStructuredText documents (their Python code blocks) besides Python', async () => {
+        await activate(context());
+        const languages = client().clientOptions.documentSelector.map((filter: { language: string }) => filter.language);
+        for (const language of ['python', 'markdown', 'quarto', 'restructuredtext']) {
+            assert.ok(languages.includes(language), language);
+        }
+        stub.state.activeDocument = { uri: Uri.file('/project/guide.md'), languageId: 'markdown' };
+        await stub.state.commands.get('numpyroLint.fixAll')!();
+        assert.ok(stub.state.executed.some((call) => call.command === 'editor.action.codeAction'));
+    });
+
+        it('"Restart server" starts a new client; "Show output" shows the channel', async () => {
         await activate(context());
         await stub.state.commands.get('numpyroLint.restart')!();
         assert.strictEqual(LanguageClient.instances.length, 2);

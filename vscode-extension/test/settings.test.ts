@@ -28,6 +28,7 @@ describe('settings sent to the server', () => {
             widePriorScale: 50,
             debounceMs: 300,
             inlayHints: true,
+            conventionalNames: false,
             'smoke.enabled': true,
             'smoke.onOpen': false,
             'smoke.python': '/envs/jax/bin/python',
@@ -41,6 +42,7 @@ describe('settings sent to the server', () => {
             'wide-prior-scale': 50,
             'debounce-ms': 300,
             'inlay-hints': true,
+            'conventional-names': false,
             smoke: {
                 enabled: true, 'on-open': false, python: '/envs/jax/bin/python', platform: 'gpu', 'timeout-s': 30,
                 'memory-mb': 2048,

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from numpyro_lint.code_blocks import flavour_of, lint_document_blocks
 from numpyro_lint.config import Settings
 from numpyro_lint.files import UnreadableFile, read_document
 from numpyro_lint.fixes.edits import apply_diagnostic_fixes
@@ -27,18 +28,29 @@ class FixOutcome:
 
 
 def fix_text(text: str, path: str | None, settings: Settings, unsafe: bool) -> FixOutcome:
-    """Lint, apply the allowed fixes, re-lint, repeat until a fixed point (at most MAX_ROUNDS rounds)."""
+    """Lint, apply the allowed fixes, re-lint, repeat until a fixed point (at most MAX_ROUNDS rounds).
+    A Markdown or reStructuredText document is fixed in its code blocks (see code_blocks)."""
     applied = 0
-    result = lint_text(text, path, settings)
+    diagnostics, broken = _lint(text, path, settings)
     for _ in range(MAX_ROUNDS):
-        new_text, count = apply_diagnostic_fixes(text, result.diagnostics, unsafe)
+        new_text, count = apply_diagnostic_fixes(text, diagnostics, unsafe)
         if count == 0 or new_text == text:
             break
-        new_result = lint_text(new_text, path, settings)
-        if new_result.module.syntax_error is not None and result.module.syntax_error is None:
-            break  # never hand back a file that no longer parses
-        text, result, applied = new_text, new_result, applied + count
-    return FixOutcome(text, applied, result.diagnostics)
+        new_diagnostics, new_broken = _lint(new_text, path, settings)
+        if new_broken > broken:
+            break  # never hand back a file (or a code block) that no longer parses
+        text, diagnostics, applied = new_text, new_diagnostics, applied + count
+    return FixOutcome(text, applied, diagnostics)
+
+
+def _lint(text: str, path: str | None, settings: Settings) -> tuple[tuple, int]:
+    """(diagnostics, how many programs do not parse) of a file or of a document's code blocks."""
+    flavour = flavour_of(path)
+    if flavour is not None:
+        result = lint_document_blocks(text, path, settings, flavour)
+        return result.diagnostics, result.syntax_errors
+    lint = lint_text(text, path, settings)
+    return lint.diagnostics, int(lint.module.syntax_error is not None)
 
 
 def write_atomically(path: Path, original: bytes, new_text: str) -> str | None:

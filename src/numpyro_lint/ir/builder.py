@@ -16,6 +16,7 @@ from typing import Callable
 
 from numpyro_lint.diagnostic import Span
 from numpyro_lint.ir import distributions
+from numpyro_lint.ir.conventions import candidate_names, unbound_bindings
 from numpyro_lint.ir.imports import ImportTable
 from numpyro_lint.ir.inference import mark_inference
 from numpyro_lint.ir.model import (
@@ -40,6 +41,7 @@ from numpyro_lint.ir.model import (
 )
 from numpyro_lint.ir.keyflow import attach_key_events
 from numpyro_lint.ir.models import mark_models
+from numpyro_lint.ir.newer_syntax import RUNNING, newer_python_for
 from numpyro_lint.ir.plates import attach_inherited_plates
 from numpyro_lint.source import SourceText
 
@@ -60,29 +62,32 @@ CONTAINER_CALLS = frozenset({"list", "dict", "set", "collections.defaultdict", "
 _NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,\s*[A-Za-z]+[0-9]+)*))?", re.I)
 
 
-def build_module_ir(text: str, path: str | None = None) -> ModuleIR:
-    """The model IR of one file's text. Never raises for any text."""
+def build_module_ir(text: str, path: str | None = None, *, conventional_names: bool = True) -> ModuleIR:
+    """The model IR of one file's text. Never raises for any text. With `conventional_names`, names the
+    file uses without binding them resolve as NumPyro code conventionally means them (ir.conventions)."""
     source = SourceText(text)
     noqa = _noqa_lines(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree = ast.parse(text, filename=path or "<unknown>")
+            # Not the real path: for a file that exists, CPython re-reads the failing line from disk to
+            # place a SyntaxError, which misplaces it for notebooks, code blocks and unsaved buffers.
+            tree = ast.parse(text, filename="<numpyro-lint>")
     except SyntaxError as error:
-        return ModuleIR(path, source, (), (), (), noqa, _syntax_error_info(error, source))
+        return ModuleIR(path, source, (), (), (), noqa, _syntax_error_info(error, source, text))
     except (RecursionError, MemoryError):
         info = SyntaxErrorInfo("too deeply nested for Python's parser", Span(1, 0, 1, 0))
         return ModuleIR(path, source, (), (), (), noqa, info)
     except ValueError as error:  # e.g. "source code string cannot contain null bytes"
         return ModuleIR(path, source, (), (), (), noqa, SyntaxErrorInfo(str(error), Span(1, 0, 1, 0)))
     try:
-        return _ModuleBuilder(source, path, noqa).build(tree)
+        return _ModuleBuilder(source, path, noqa, conventional_names).build(tree)
     except RecursionError:
         info = SyntaxErrorInfo("too deeply nested to analyse", Span(1, 0, 1, 0))
         return ModuleIR(path, source, (), (), (), noqa, info)
 
 
-def _syntax_error_info(error: SyntaxError, source: SourceText) -> SyntaxErrorInfo:
+def _syntax_error_info(error: SyntaxError, source: SourceText, text: str) -> SyntaxErrorInfo:
     line = max(error.lineno or 1, 1)
     col = max((error.offset or 1) - 1, 0)
     end_line = error.end_lineno if error.end_lineno and error.end_lineno >= line else line
@@ -94,6 +99,12 @@ def _syntax_error_info(error: SyntaxError, source: SourceText) -> SyntaxErrorInf
     col = min(col, length)
     if end_line == line:
         end_col = min(max(end_col, col), length)
+    newer = newer_python_for(text, error)
+    if newer is not None:
+        version, what = newer
+        return SyntaxErrorInfo(f"uses Python {version} syntax ({what}); numpyro-lint is running on Python "
+                               f"{RUNNING}: run it with Python {version} or newer", Span(line, col, end_line, end_col),
+                               requires_python=version)
     return SyntaxErrorInfo(error.msg, Span(line, col, end_line, end_col))
 
 
@@ -113,8 +124,9 @@ def _noqa_lines(source: SourceText) -> tuple[tuple[int, frozenset[str] | None], 
 
 
 class _ModuleBuilder:
-    def __init__(self, source: SourceText, path: str | None, noqa) -> None:
+    def __init__(self, source: SourceText, path: str | None, noqa, conventional_names: bool = True) -> None:
         self.source = source
+        self.conventional_names = conventional_names
         self._ascii = source.text.isascii()
         self.path = path
         self.noqa = noqa
@@ -128,6 +140,9 @@ class _ModuleBuilder:
 
     def build(self, tree: ast.Module) -> ModuleIR:
         self._scan_module_level(tree)
+        stars, conventional = tuple(self.imports.star_modules), self.conventional_names
+        self.imports.defer_unbound(candidate_names(stars, conventional),
+                                   lambda: unbound_bindings(tree, stars, conventional))
         module = _FunctionBuilder(self, "<module>", "<module>", "module", parent=None)
         module.walk_module(tree)
         functions = attach_key_events([module.result(), *self.functions], [tree, *self.function_nodes],

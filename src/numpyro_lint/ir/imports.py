@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from typing import Callable
 
 # Public re-exports: the name users write -> the canonical name rules compare against.
 _CANONICAL_PREFIXES = (
@@ -36,6 +37,10 @@ class ImportTable:
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
+        #: Modules of `from M import *`, in order (resolved by ir.conventions).
+        self.star_modules: list[str] = []
+        self._unbound_candidates: frozenset[str] = frozenset()
+        self._resolve_unbound: Callable[[], dict[str, str]] | None = None
 
     def add(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
@@ -50,6 +55,8 @@ class ImportTable:
             return
         for alias in node.names:
             if alias.name == "*":
+                if node.module not in self.star_modules:
+                    self.star_modules.append(node.module)
                 continue
             self.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
 
@@ -62,9 +69,23 @@ class ImportTable:
             node = node.value
         if not isinstance(node, ast.Name):
             return None
-        root = self.names.get(node.id, node.id)
+        root = self._local(node.id) or node.id
         parts.append(root)
         return canonical(".".join(reversed(parts)))
 
+    def defer_unbound(self, candidates: frozenset[str], resolve: Callable[[], dict[str, str]]) -> None:
+        """Names among `candidates` that no import binds resolve through `resolve()` (ir.conventions),
+        called once, the first time such a name is looked up: complete files never pay for it."""
+        self._unbound_candidates, self._resolve_unbound = candidates, resolve
+
+    def _local(self, name: str) -> str | None:
+        found = self.names.get(name)
+        if found is None and name in self._unbound_candidates and self._resolve_unbound is not None:
+            resolve, self._resolve_unbound = self._resolve_unbound, None
+            for local, qualname in resolve().items():
+                self.names.setdefault(local, qualname)
+            found = self.names.get(name)
+        return found
+
     def is_imported(self, local_name: str) -> bool:
-        return local_name in self.names
+        return self._local(local_name) is not None

@@ -351,6 +351,8 @@ class FunctionIR:
 class SyntaxErrorInfo:
     message: str
     span: Span
+    #: The newer Python whose syntax the file uses ("3.12"), when that is why it does not parse.
+    requires_python: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from numpyro_lint.rules.base import Rule
 
 class SyntaxError_(Rule):
     """## What it does
-    Reports a file that Python cannot parse, at the position of the error.
+    Reports a file that Python cannot parse, at the position of the error. A file that parses only on a
+    newer Python than the one running numpyro-lint (`def f[T](x: T)` is Python 3.12) is reported as such,
+    not as a syntax error: run numpyro-lint with that Python.
 
     ## Why is this bad?
     Nothing else can be checked in a file that does not parse, and the model will not run.
@@ -40,4 +42,5 @@ class SyntaxError_(Rule):
     def check(self, module, settings) -> Iterator[Diagnostic]:
         if module.syntax_error is not None:
             error = module.syntax_error
-            yield self.diagnostic(error.span, f"SyntaxError: {error.message}", severity=Severity.ERROR)
+            message = error.message if error.requires_python else f"SyntaxError: {error.message}"
+            yield self.diagnostic(error.span, message, severity=Severity.ERROR)

@@ -1,4 +1,4 @@
-"""One static analysis of a snapshot: `lint_text`, then the LSP form of every diagnostic. Runs on the
+"""One static analysis of a snapshot: `lint_document_text`, then the LSP form of every diagnostic. Runs on the
 scheduler's worker thread, never on the event loop."""
 
 from __future__ import annotations
@@ -40,11 +40,18 @@ class Analysis:
 
 
 def analyse(job: Job) -> Analysis:
-    from numpyro_lint.linter import lint_text  # imported after `initialize` is answered, not before
+    # imported after `initialize` is answered, not before
+    from numpyro_lint.code_blocks import flavour_of
+    from numpyro_lint.linter import lint_document_text, lint_text
 
-    result = lint_text(job.snapshot.text, job.snapshot.path, job.settings)
-    return Analysis(job, result.diagnostics, lsp_diagnostics(job.snapshot, result.diagnostics, job.encoding),
-                    result.module)
+    snapshot = job.snapshot
+    language = None if snapshot.is_notebook else snapshot.language
+    if flavour_of(snapshot.path, language) is None:
+        result = lint_text(snapshot.text, snapshot.path, job.settings)
+        diagnostics, module = result.diagnostics, result.module
+    else:  # a Markdown or reStructuredText document: its code blocks have no one module for insight
+        diagnostics, module = lint_document_text(snapshot.text, snapshot.path, job.settings, language=language), None
+    return Analysis(job, diagnostics, lsp_diagnostics(snapshot, diagnostics, job.encoding), module)
 
 
 def warm_up() -> None:

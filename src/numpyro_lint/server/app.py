@@ -124,7 +124,8 @@ class NumpyroLintServer(LanguageServer):
             return notebook_snapshot(uri, notebook.version, to_fs_path(uri), cells)
         if uri in self.open_documents:
             document = self.workspace.get_text_document(uri)
-            return document_snapshot(uri, document.version or 0, document.source, to_fs_path(uri))
+            return document_snapshot(uri, document.version or 0, document.source, to_fs_path(uri),
+                                     document.language_id)
         return None
 
     def current_job(self, uri: str) -> tuple[tuple[int, int], Job] | None:

@@ -155,7 +155,10 @@ class SmokeRuns:
         return task
 
     def may_run(self, snapshot: Snapshot) -> bool:
-        """Whether the document is a file inside the workspace (the log says once when it is not)."""
+        """Whether the document is a Python file inside the workspace (the log says once when it is not);
+        the code blocks of Markdown and reStructuredText documents are linted, never run."""
+        if not snapshot.is_python:
+            return False
         if inside_workspace(snapshot.path, self._workspace()):
             return True
         if snapshot.uri not in self._outside_logged:

@@ -34,6 +34,8 @@ class Snapshot:
     #: The file's path on disk (for pyproject.toml and per-file-ignores); None for unsaved buffers.
     path: str | None
     parts: tuple[Part, ...]
+    #: The editor's language id (`markdown`, `restructuredtext`...: linted in their code blocks).
+    language: str | None = None
 
     @cached_property
     def source(self) -> SourceText:
@@ -42,6 +44,13 @@ class Snapshot:
     @property
     def is_notebook(self) -> bool:
         return len(self.parts) != 1 or self.parts[0].uri != self.uri
+
+    @property
+    def is_python(self) -> bool:
+        """Python source or notebook cells, not a document whose Python lives in code blocks."""
+        from numpyro_lint.code_blocks import flavour_of
+
+        return self.is_notebook or flavour_of(self.path, self.language) is None
 
     def part_at(self, line: int) -> Part | None:
         """The part holding 1-based `line` of the analysed text (the last part for a line past the end)."""
@@ -56,23 +65,23 @@ class Snapshot:
         return next((part for part in self.parts if part.uri == uri), None)
 
 
-def document_snapshot(uri: str, version: int, text: str, path: str | None) -> Snapshot:
+def document_snapshot(uri: str, version: int, text: str, path: str | None, language: str | None = None) -> Snapshot:
     line_count = len(SourceText(text).lines)
-    return Snapshot(uri, version, text, path, (Part(uri, version, 1, line_count),))
+    return Snapshot(uri, version, text, path, (Part(uri, version, 1, line_count),), language)
 
 
 def notebook_snapshot(uri: str, version: int, path: str | None,
                       cells: list[tuple[str, int | None, str]]) -> Snapshot:
-    """Join code cells given as (cell uri, cell version, cell text); IPython magics are commented out
-    in place, as `check` does for `.ipynb` files, so columns stay where the editor has them."""
-    from numpyro_lint.files import mask_magic  # one definition of what a magic is
+    """Join code cells given as (cell uri, cell version, cell text); IPython magics become Python in
+    place, as `check` does for `.ipynb` files, so lines and columns stay where the editor has them."""
+    from numpyro_lint.magics import mask_cell  # one definition of what a magic is
 
     parts: list[Part] = []
     texts: list[str] = []
     line = 1
     for cell_uri, cell_version, cell_text in cells:
         lines = SourceText(cell_text).lines
-        texts.append("\n".join(mask_magic(cell_line) for cell_line in lines))
+        texts.append(mask_cell("\n".join(lines)))
         parts.append(Part(cell_uri, cell_version, line, len(lines)))
         line += len(lines)
     return Snapshot(uri, version, "\n".join(texts), path, tuple(parts))

@@ -12,7 +12,7 @@ M.name = "numpyro_lint"
 
 local defaults = {
   cmd = { "numpyro-lint", "server" },
-  filetypes = { "python" },
+  filetypes = { "python", "markdown", "quarto", "rst" },
   root_markers = { "pyproject.toml", "setup.cfg", "setup.py", ".git" },
   init_options = vim.empty_dict(),
   settings = { ["numpyro-lint"] = vim.empty_dict() },
