@@ -1,5 +1,6 @@
-"""Debounced analysis: bursts coalesce, stale results are never published, a request for the current
-result does not wait for the debounce, closed documents publish nothing."""
+"""Scheduled analysis: an edit to an idle document is analysed at once, edits during an analysis coalesce
+into one follow-up of the latest version, stale results are never published, the optional debounce
+coalesces a burst, a request for the current result waits for neither, closed documents publish nothing."""
 
 from __future__ import annotations
 
@@ -44,8 +45,54 @@ class Documents:
         await asyncio.wait_for(wait(), 10)
 
 
-def scheduler(documents: Documents) -> Scheduler:
-    return Scheduler(documents.snapshot, documents.analyse, documents.on_result, DaemonExecutor("test-analysis"))
+def scheduler(documents: Documents, settle_s: float = 0.0) -> Scheduler:
+    return Scheduler(documents.snapshot, documents.analyse, documents.on_result, DaemonExecutor("test-analysis"),
+                     settle_s=settle_s)
+
+
+async def test_an_edit_to_an_idle_document_is_analysed_at_once():
+    documents = Documents()
+    analysis = scheduler(documents, settle_s=60)  # a pause no test would wait for
+    documents.versions["a"] = 1
+    analysis.schedule("a")
+    await documents.until(lambda: documents.published)
+    documents.versions["a"] = 2
+    analysis.schedule("a")
+    await documents.until(lambda: len(documents.published) == 2)
+    assert documents.published == [("a", 1), ("a", 2)]
+
+
+async def test_edits_during_an_analysis_coalesce_into_one_run_of_the_latest_version():
+    documents = Documents()
+    analysis = scheduler(documents)
+    documents.versions["a"] = 1
+    documents.gate.clear()  # analysis of version 1 blocks
+    analysis.schedule("a")
+    assert await asyncio.to_thread(documents.entered.wait, 10)
+    for version in range(2, 8):
+        documents.versions["a"] = version
+        analysis.schedule("a")
+    documents.gate.set()
+    await documents.until(lambda: ("a", 7) in documents.published)
+    assert documents.analysed == [("a", 1), ("a", 7)]
+    assert documents.published == [("a", 7)]
+
+
+async def test_current_does_not_wait_for_a_burst_to_pause():
+    documents = Documents()
+    analysis = scheduler(documents, settle_s=60)
+    documents.versions["a"] = 1
+    documents.gate.clear()
+    analysis.schedule("a")
+    assert await asyncio.to_thread(documents.entered.wait, 10)
+    documents.versions["a"] = 2
+    analysis.schedule("a")  # the follow-up would wait a minute for the edits to pause
+    documents.versions["a"] = 3
+    analysis.schedule("a")
+    documents.gate.set()
+    assert await asyncio.wait_for(analysis.current("a"), 10) == ("a", 3)
+    await documents.until(lambda: ("a", 3) in documents.published)
+    assert documents.analysed == [("a", 1), ("a", 3)]
 
 
 async def test_a_burst_of_changes_is_analysed_once_for_the_last_version():

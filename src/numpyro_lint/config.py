@@ -59,7 +59,7 @@ class Settings:
     weak_prior_scale: float = 10.0
     #: NPL402's unsafe fix: Gamma(concentration, rate) to use instead of a vague Gamma.
     gamma_replacement: tuple[float, float] = (2.0, 0.1)
-    debounce_ms: int = 150
+    debounce_ms: int = 0
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
 
     def is_enabled(self, code: str, path: str | None = None) -> bool:

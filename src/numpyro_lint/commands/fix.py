@@ -13,7 +13,7 @@ from pathlib import Path
 from numpyro_lint.commands.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, collect_documents, display_path, print_reports
 from numpyro_lint.config import Settings
 from numpyro_lint.files import UnreadableFile, read_document
-from numpyro_lint.fixes.apply import FixOutcome, fix_text
+from numpyro_lint.fixes.apply import MAX_ROUNDS, FixOutcome, fix_text
 from numpyro_lint.linter import lint_text
 from numpyro_lint.report import FileReport
 
@@ -41,6 +41,8 @@ def run_fix(args: argparse.Namespace, settings: Settings) -> int:
             reports.append(FileReport(document.__class__(shown, document.text, document.cells), result.diagnostics))
             continue  # fixes are not written into notebooks
         outcome = fix_text(document.text, shown, settings, unsafe)
+        if not outcome.converged:
+            _warn_not_converged(shown, outcome)
         if outcome.applied and outcome.text != document.text:
             if diff_only:
                 diffs.append(_unified_diff(shown, document.text, outcome.text))
@@ -61,6 +63,13 @@ def run_fix(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "exit_zero", False):
         return EXIT_CLEAN
     return EXIT_FOUND if any(r.diagnostics for r in reports) or errors else EXIT_CLEAN
+
+
+def _warn_not_converged(shown: str, outcome: FixOutcome) -> None:
+    codes = ", ".join(outcome.still_fixable)
+    print(f"numpyro-lint: warning: {shown}: the fixes did not converge within {MAX_ROUNDS} rounds "
+          f"(still fixable: {codes}); the file is fixed as far as they got. Please report this.",
+          file=sys.stderr)
 
 
 def write_atomically(path: Path, original: bytes, new_text: str) -> str | None:

@@ -1,34 +1,62 @@
-"""Fixing a file's text to a fixed point: lint, apply the allowed fixes, lint again, repeat. Text in,
-text out; writing files is the `fix` command's business (`commands/fix.py`)."""
+"""Fixing a file's text to a fixed point: lint, apply every allowed fix that does not overlap another,
+lint again, repeat. Text in, text out; writing files is the `fix` command's business (`commands/fix.py`).
+
+A fix can make room for another (each round of NPL301 splits one more link of a chain of reused keys), so
+a file may need many rounds. As ruff does, at most `MAX_ROUNDS`; a text seen before means two fixes undo
+each other, and the loop stops there. Either way the outcome says it did not converge.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from numpyro_lint.config import Settings
-from numpyro_lint.fixes.edits import apply_diagnostic_fixes
-from numpyro_lint.linter import lint_text
+from numpyro_lint.diagnostic import Diagnostic
+from numpyro_lint.fixes.edits import apply_diagnostic_fixes, fix_is_allowed
+from numpyro_lint.linter import FixesWanted, lint_text
 
-MAX_ROUNDS = 5
+MAX_ROUNDS = 100
 
 
 @dataclass(frozen=True)
 class FixOutcome:
     text: str
     applied: int
-    remaining: tuple
+    remaining: tuple[Diagnostic, ...]
+    #: False when fixes were still being made after MAX_ROUNDS rounds, or undid each other.
+    converged: bool = True
+
+    @property
+    def still_fixable(self) -> list[str]:
+        """The codes of the remaining diagnostics that a fix was offered for."""
+        return sorted({d.code for d in self.remaining if d.fix is not None})
 
 
-def fix_text(text: str, path: str | None, settings: Settings, unsafe: bool) -> FixOutcome:
-    """Lint, apply the allowed fixes, re-lint, repeat until a fixed point (at most MAX_ROUNDS rounds)."""
+def fix_text(text: str, path: str | None, settings: Settings, unsafe: bool,
+             *, fixes: FixesWanted = "all") -> FixOutcome:
+    """Lint, apply the allowed fixes, re-lint, repeat until nothing changes (at most MAX_ROUNDS rounds).
+    `fixes`: the fixes computed each round (and left on the remaining diagnostics); "safe" saves the
+    LibCST work of unsafe fixes when only safe ones are applied."""
+    wanted: FixesWanted = "all" if unsafe else fixes
     applied = 0
-    result = lint_text(text, path, settings)
+    result = lint_text(text, path, settings, fixes=wanted)
+    seen = {_digest(text)}
     for _ in range(MAX_ROUNDS):
         new_text, count = apply_diagnostic_fixes(text, result.diagnostics, unsafe)
         if count == 0 or new_text == text:
-            break
-        new_result = lint_text(new_text, path, settings)
+            return FixOutcome(text, applied, result.diagnostics)
+        if _digest(new_text) in seen:
+            break  # fixes that undo each other: stop before going round in circles
+        seen.add(_digest(new_text))
+        new_result = lint_text(new_text, path, settings, fixes=wanted)
         if new_result.module.syntax_error is not None and result.module.syntax_error is None:
             break  # never hand back a file that no longer parses
         text, result, applied = new_text, new_result, applied + count
-    return FixOutcome(text, applied, result.diagnostics)
+    remaining = result.diagnostics
+    converged = not any(fix_is_allowed(d.fix, unsafe) for d in remaining)
+    return FixOutcome(text, applied, remaining, converged)
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
