@@ -65,6 +65,7 @@ async def test_diagnostics_carry_rule_links_and_columns_in_the_negotiated_encodi
     async with session(recorded_capabilities(editor), tmp_path, init_options=FAST) as client:
         uri = open_document(client, tmp_path / "model.py", MODEL)
         diagnostics = await client.wait_for_diagnostics(uri, version=1)
+        unsafe = await code_actions(client, uri, diagnostics[1:], only=["quickfix"])
 
     assert codes(diagnostics) == ["NPL106", "NPL102"]
     inplace = diagnostics[0]
@@ -72,8 +73,8 @@ async def test_diagnostics_carry_rule_links_and_columns_in_the_negotiated_encodi
     assert inplace.range.start == types.Position(7, units(line[:line.index("x[0]")], encoding))
     assert inplace.source == "numpyro-lint"
     assert inplace.code_description.href.endswith("/docs/rules/NPL106.md")
-    assert inplace.data["fix"]["applicability"] == "safe"
-    assert diagnostics[1].data["fix"]["applicability"] == "unsafe"
+    assert inplace.data["version"] == 1 and "fix" not in inplace.data  # fixes are computed when asked for
+    assert unsafe[0].title.endswith("(unsafe fix)") and not unsafe[0].is_preferred
 
 
 @pytest.mark.parametrize("editor", RECORDED_CLIENTS)
