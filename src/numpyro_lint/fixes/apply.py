@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic
 from numpyro_lint.fixes.edits import apply_diagnostic_fixes, fix_is_allowed
-from numpyro_lint.linter import FixesWanted, lint_text
+from numpyro_lint.linter import FixesWanted, LintResult, lint_text
 
 MAX_ROUNDS = 100
 
@@ -34,13 +34,14 @@ class FixOutcome:
 
 
 def fix_text(text: str, path: str | None, settings: Settings, unsafe: bool,
-             *, fixes: FixesWanted = "all") -> FixOutcome:
+             *, fixes: FixesWanted = "all", first: LintResult | None = None) -> FixOutcome:
     """Lint, apply the allowed fixes, re-lint, repeat until nothing changes (at most MAX_ROUNDS rounds).
     `fixes`: the fixes computed each round (and left on the remaining diagnostics); "safe" saves the
-    LibCST work of unsafe fixes when only safe ones are applied."""
+    LibCST work of unsafe fixes when only safe ones are applied. `first`: `text`'s lint result with
+    those fixes, when the caller has it (the language server does)."""
     wanted: FixesWanted = "all" if unsafe else fixes
     applied = 0
-    result = lint_text(text, path, settings, fixes=wanted)
+    result = first if first is not None else lint_text(text, path, settings, fixes=wanted)
     seen = {_digest(text)}
     for _ in range(MAX_ROUNDS):
         new_text, count = apply_diagnostic_fixes(text, result.diagnostics, unsafe)

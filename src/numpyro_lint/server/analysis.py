@@ -58,11 +58,20 @@ class Analysis:
                           lambda: with_fixes(diagnostic, self.module, self.job.settings))
 
     def fixed_text(self) -> str:
-        """The text with every safe fix applied, to a fixed point, as `numpyro-lint fix` would."""
+        """The text with every safe fix applied, to a fixed point, as `numpyro-lint fix` would (its
+        first round uses this analysis and the fixes already computed for it)."""
+        from numpyro_lint.fixes import MAX_FIXED_DIAGNOSTICS
         from numpyro_lint.fixes.apply import fix_text
+        from numpyro_lint.linter import LintResult
+        from numpyro_lint.rules import SAFELY_FIXABLE
 
-        return self._once("fix-all", lambda: fix_text(
-            self.snapshot.text, self.snapshot.path, self.job.settings, unsafe=False, fixes="safe").text)
+        def compute() -> str:
+            fixable = [d for d in self.diagnostics if d.code in SAFELY_FIXABLE][:MAX_FIXED_DIAGNOSTICS]
+            first = LintResult(self.module, tuple(self.with_fixes(d) for d in fixable))
+            return fix_text(self.snapshot.text, self.snapshot.path, self.job.settings, unsafe=False, fixes="safe",
+                            first=first).text
+
+        return self._once("fix-all", compute)
 
     def _once(self, key: Any, compute: Any) -> Any:
         # The event loop (quick fixes) and the worker (fix-all) both ask: neither waits for the other's
