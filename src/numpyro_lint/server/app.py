@@ -1,8 +1,8 @@
 """The language server: LSP handlers, each a few lines that call the plain functions of this package.
 
     snapshot.py   what one analysis looks at (a document, or a notebook's code cells)
-    analysis.py   lint_text on a snapshot, on the worker thread
-    scheduler.py  debounce per document, versions, publishing only what is current
+    analysis.py   lint_text on a snapshot, on the worker thread; fixes computed when asked, per version
+    scheduler.py  when analyses run (at once, or coalesced behind a running one), publishing only what is current
     documents.py  our diagnostics and fixes <-> LSP values (positions, data, edits, hover)
     settings.py   pyproject.toml + editor settings
     smoke.py      smoke runs on save and on request

@@ -148,7 +148,7 @@ def find_diagnostic(diagnostics: Iterable[Diagnostic], code: Any, data: Any,
 
 
 def fix_payload(snapshot: Snapshot, fix: Fix | None, encoding: str) -> dict[str, Any] | None:
-    """A fix as JSON for `Diagnostic.data`; None when an edit cannot be placed in one document (in a
+    """A fix as JSON (FIX above), for a code action; None when an edit cannot be placed in one document (in a
     notebook: an edit that crosses cells)."""
     if fix is None:
         return None
