@@ -295,6 +295,22 @@ async def test_rapid_edits_publish_only_the_latest_version(tmp_path: Path):
     assert [p.version for p in client.publications[before:]] == [6]
 
 
+async def test_with_default_settings_a_burst_of_edits_ends_with_the_latest_version_and_nothing_stale(
+        tmp_path: Path):
+    async with session(recorded_capabilities("visual_studio_code_v1.65.2"), tmp_path,
+                       init_options={"select": SELECT}) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL)
+        await client.wait_for_diagnostics(uri, version=1)
+        before = len(client.publications)
+        for version in range(2, 12):
+            replace_text(client, uri, version, MODEL + f"# edit {version}\n")
+        await client.wait_for_diagnostics(uri, version=11)
+
+    versions = [p.version for p in client.publications[before:]]
+    assert versions[-1] == 11
+    assert versions == sorted(set(versions)), "an older version was published after a newer one"
+
+
 #: A form feed and a U+2028 above the model: line breaks to str.splitlines, not to LSP or the editor.
 PAGED_MODEL = MODEL.replace("import numpyro\n", "import numpyro  # \x0c page \u2028 break\n")
 
