@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from numpyro_lint.server.lifecycle import DaemonExecutor
 from numpyro_lint.server.scheduler import Scheduler
 
@@ -17,6 +19,7 @@ class Documents:
     def __init__(self) -> None:
         self.versions: dict[str, int] = {}
         self.analysed: list[tuple[str, int]] = []
+        self.cancelled: list[tuple[str, int]] = []
         self.published: list[tuple[str, int]] = []
         self.gate = threading.Event()
         self.gate.set()
@@ -27,9 +30,12 @@ class Documents:
         version = self.versions.get(uri)
         return None if version is None else (version, (uri, version))
 
-    def analyse(self, job):
+    def analyse(self, job, cancelled):
         self.entered.set()
         self.gate.wait(10)
+        if cancelled():
+            self.cancelled.append(job)
+            raise RuntimeError("cancelled")
         self.analysed.append(job)
         return job
 
@@ -74,7 +80,8 @@ async def test_edits_during_an_analysis_coalesce_into_one_run_of_the_latest_vers
         analysis.schedule("a")
     documents.gate.set()
     await documents.until(lambda: ("a", 7) in documents.published)
-    assert documents.analysed == [("a", 1), ("a", 7)]
+    assert documents.cancelled == [("a", 1)]  # stale: told to stop
+    assert documents.analysed == [("a", 7)]
     assert documents.published == [("a", 7)]
 
 
@@ -92,7 +99,7 @@ async def test_current_does_not_wait_for_a_burst_to_pause():
     documents.gate.set()
     assert await asyncio.wait_for(analysis.current("a"), 10) == ("a", 3)
     await documents.until(lambda: ("a", 3) in documents.published)
-    assert documents.analysed == [("a", 1), ("a", 3)]
+    assert documents.analysed == [("a", 3)]
 
 
 async def test_a_burst_of_changes_is_analysed_once_for_the_last_version():
@@ -144,3 +151,34 @@ async def test_closed_documents_are_not_analysed_or_published():
     analysis.schedule("b", 0.05)
     await documents.until(lambda: documents.published)
     assert documents.published == [("b", 1)]
+
+
+async def test_a_request_for_a_version_that_went_stale_gets_the_newer_result():
+    documents = Documents()
+    analysis = scheduler(documents)
+    documents.versions["a"] = 1
+    documents.gate.clear()
+    request = asyncio.ensure_future(analysis.current("a"))
+    assert await asyncio.to_thread(documents.entered.wait, 10)
+    documents.versions["a"] = 2
+    analysis.schedule("a")
+    documents.gate.set()
+    assert await asyncio.wait_for(request, 10) == ("a", 2)
+    assert documents.cancelled == [("a", 1)]
+
+
+def test_linting_stops_soon_after_it_is_told_to():
+    from numpyro_lint.ir import AnalysisCancelled
+    from numpyro_lint.linter import lint_text
+
+    text = "import numpyro\n" + "".join(f"def f{n}(x):\n    return x + {n}\n" for n in range(200))
+    checks = []
+
+    def cancelled() -> bool:
+        checks.append(None)
+        return len(checks) > 3  # told to stop while the first functions are read
+
+    with pytest.raises(AnalysisCancelled):
+        lint_text(text, cancelled=cancelled)
+    assert len(checks) == 4
+    assert lint_text(text, cancelled=lambda: False).diagnostics == ()

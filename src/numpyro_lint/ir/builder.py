@@ -59,8 +59,13 @@ CONTAINER_CALLS = frozenset({"list", "dict", "set", "collections.defaultdict", "
 _NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,\s*[A-Za-z]+[0-9]+)*))?", re.I)
 
 
-def build_module_ir(text: str, path: str | None = None) -> ModuleIR:
-    """The model IR of one file's text. Never raises for any text."""
+class AnalysisCancelled(Exception):
+    """`cancelled()` turned true while the IR was being built: its result is no longer wanted."""
+
+
+def build_module_ir(text: str, path: str | None = None, cancelled: Callable[[], bool] | None = None) -> ModuleIR:
+    """The model IR of one file's text. Never raises for any text; raises AnalysisCancelled soon after
+    `cancelled()` turns true (the language server gives up on an older version of the text)."""
     source = SourceText(text)
     noqa = _noqa_lines(source)
     try:
@@ -75,7 +80,7 @@ def build_module_ir(text: str, path: str | None = None) -> ModuleIR:
     except ValueError as error:  # e.g. "source code string cannot contain null bytes"
         return ModuleIR(path, source, (), (), (), noqa, SyntaxErrorInfo(str(error), Span(1, 0, 1, 0)))
     try:
-        return _ModuleBuilder(source, path, noqa).build(tree)
+        return _ModuleBuilder(source, path, noqa, cancelled).build(tree)
     except RecursionError:
         info = SyntaxErrorInfo("too deeply nested to analyse", Span(1, 0, 1, 0))
         return ModuleIR(path, source, (), (), (), noqa, info)
@@ -112,8 +117,10 @@ def _noqa_lines(source: SourceText) -> tuple[tuple[int, frozenset[str] | None], 
 
 
 class _ModuleBuilder:
-    def __init__(self, source: SourceText, path: str | None, noqa) -> None:
+    def __init__(self, source: SourceText, path: str | None, noqa,
+                 cancelled: Callable[[], bool] | None = None) -> None:
         self.source = source
+        self.cancelled = cancelled
         self._ascii = source.text.isascii()
         self.path = path
         self.noqa = noqa
@@ -320,6 +327,8 @@ class _FunctionBuilder:
                     context = replace(context, path=context.path + ((self._last_if_id, 0),))
 
     def statement(self, node: ast.stmt, context: Context) -> None:
+        if self.module.cancelled is not None and self.module.cancelled():
+            raise AnalysisCancelled
         self.current_statement = node
         handler = _STMT_HANDLERS.get(type(node))
         if handler is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from lsprotocol import types
 
@@ -84,10 +84,11 @@ class Analysis:
             return self._computed.setdefault(key, value)
 
 
-def analyse(job: Job) -> Analysis:
+def analyse(job: Job, cancelled: Callable[[], bool] | None = None) -> Analysis:
+    """Raises AnalysisCancelled soon after `cancelled()` turns true."""
     from numpyro_lint.linter import lint_text  # imported after `initialize` is answered, not before
 
-    result = lint_text(job.snapshot.text, job.snapshot.path, job.settings, fixes="none")
+    result = lint_text(job.snapshot.text, job.snapshot.path, job.settings, fixes="none", cancelled=cancelled)
     return Analysis(job, result.module, result.diagnostics,
                     lsp_diagnostics(job.snapshot, result.diagnostics, job.encoding))
 
