@@ -8,7 +8,7 @@ import subprocess
 import textwrap
 
 from conftest import run_cli
-from numpyro_lint.fixes.apply import write_atomically
+from numpyro_lint.commands.fix import write_atomically
 
 MODEL = textwrap.dedent("""\
     import numpyro

@@ -1,5 +1,6 @@
 """Our diagnostics and fixes as LSP values: positions in each encoding (a line with emoji before the
-column), the fix payload in `data`, workspace edits, fix-all, hover, notebooks."""
+column), the diagnostic named in `data` and found again by it, quick fixes, workspace edits, fix-all,
+hover, notebooks."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from server_helpers import MODEL, apply_text_edits, apply_workspace_edit
 
 from numpyro_lint.diagnostic import Applicability, Diagnostic, Edit, Fix, Span
 from numpyro_lint.fixes.edits import apply_fixes
-from numpyro_lint.linter import lint_text
+from numpyro_lint.linter import DEFAULT_SETTINGS, lint_text
 from numpyro_lint.server.documents import (
     _changed_region,
     client_column,
     code_point_column,
+    find_diagnostic,
     fix_all_edits,
+    fix_payload,
     hover_for,
     kind_requested,
     lsp_diagnostics,
     noqa_code_at,
+    quick_fix_actions,
     workspace_edit,
 )
+from numpyro_lint.fixes.apply import fix_text
 from numpyro_lint.server.snapshot import document_snapshot, notebook_snapshot
 from numpyro_lint.source import SourceText
 
@@ -41,19 +46,32 @@ def test_column_past_the_end_of_the_line_is_clamped():
 
 def test_diagnostic_range_and_fix_edits_use_the_client_encoding():
     snapshot = document_snapshot(URI, 3, MODEL, "/work/model.py")
-    result = lint_text(MODEL, "/work/model.py")
+    found = lint_text(MODEL, "/work/model.py", fixes="none").diagnostics
+    with_fixes = lint_text(MODEL, "/work/model.py").diagnostics
     for encoding in ("utf-16", "utf-8", "utf-32"):
-        published = lsp_diagnostics(snapshot, result.diagnostics, encoding)[URI]
+        published = lsp_diagnostics(snapshot, found, encoding)[URI]
         inplace = next(d for d in published if d.code == "NPL106")
-        fix = inplace.data["fix"]
-        assert fix["edits"][0]["version"] == 3
-        edit = types.TextEdit(types.Range(
-            types.Position(**fix["edits"][0]["range"]["start"]), types.Position(**fix["edits"][0]["range"]["end"])),
-            fix["edits"][0]["newText"])
-        fixed = apply_text_edits(MODEL, [edit], encoding)
+        named = find_diagnostic(found, inplace.code, inplace.data, version=3)
+        assert named is not None and named.code == "NPL106"
+        fixed_diagnostic = next(d for d in with_fixes if d.code == "NPL106")
+        fix, noqa = quick_fix_actions(inplace, fixed_diagnostic, snapshot, encoding, document_changes=True)
+        [document_edit] = fix.edit.document_changes
+        assert document_edit.text_document.version == 3
+        fixed = apply_text_edits(MODEL, document_edit.edits, encoding)
         assert '"😀😀"; x = x.at[0].set(numpyro.sample("x0"' in fixed
-        noqa = inplace.data["noqa"]
-        assert noqa["title"] == "Disable NPL106 for this line"
+        assert fix.is_preferred and not noqa.is_preferred
+        assert noqa.title == "numpyro-lint (NPL106): Disable NPL106 for this line"
+
+
+def test_data_of_an_older_version_names_no_diagnostic():
+    snapshot = document_snapshot(URI, 3, MODEL, None)
+    found = lint_text(MODEL, fixes="none").diagnostics
+    [published, *_] = lsp_diagnostics(snapshot, found, "utf-16")[URI]
+    assert "fix" not in published.data  # no fix is computed to publish
+    assert find_diagnostic(found, published.code, published.data, version=3) == found[0]
+    assert find_diagnostic(found, published.code, published.data, version=4) is None
+    assert find_diagnostic(found, "NPL999", published.data, version=3) is None
+    assert find_diagnostic(found, published.code, {"version": 3, "span": "garbage"}, version=3) is None
 
 
 def test_workspace_edit_with_versions_or_plain_changes():
@@ -70,17 +88,16 @@ def test_fix_all_is_one_minimal_edit_with_the_safe_fixes_only():
     snapshot = document_snapshot(URI, 1, MODEL, None)
     diagnostics = lint_text(MODEL).diagnostics
     fixes = [d.fix for d in diagnostics if d.fix]
-    [edit] = fix_all_edits(snapshot, fixes, "utf-16")
     expected, _ = apply_fixes(MODEL, [f for f in fixes if f.applicability == Applicability.SAFE])
+    [edit] = fix_all_edits(snapshot, fix_text(MODEL, None, DEFAULT_SETTINGS, unsafe=False, fixes="safe").text, "utf-16")
     text_edit = types.TextEdit(types.Range(types.Position(**edit["range"]["start"]),
                                            types.Position(**edit["range"]["end"])), edit["newText"])
     assert apply_text_edits(MODEL, [text_edit], "utf-16") == expected
     assert edit["range"]["start"]["line"] == edit["range"]["end"]["line"] == 7
 
 
-def test_fix_all_with_nothing_safe_is_empty():
-    unsafe = Fix("t", Applicability.UNSAFE, (Edit(Span(1, 0, 1, 1), "y"),))
-    assert fix_all_edits(document_snapshot(URI, 1, "x = 1\n", None), [unsafe], "utf-16") == []
+def test_fix_all_with_nothing_to_change_is_empty():
+    assert fix_all_edits(document_snapshot(URI, 1, "x = 1\n", None), "x = 1\n", "utf-16") == []
 
 
 def test_changed_region_never_splits_a_crlf():
@@ -137,6 +154,9 @@ def test_notebook_diagnostics_go_to_their_cell_and_cross_cell_fixes_are_dropped(
     assert grouped["nb#1"] == []
     first, second = grouped["nb#2"]
     assert first.range.start == types.Position(1, 0)
-    assert first.data["fix"]["edits"][0]["uri"] == "nb#2" and first.data["fix"]["edits"][0]["version"] == 5
-    assert second.data["fix"] is None
-    assert fix_all_edits(snapshot, [within], "utf-16") == []
+    assert find_diagnostic(diagnostics, second.code, second.data, version=9) == diagnostics[1]
+    payload = fix_payload(snapshot, within, "utf-16")
+    assert payload["edits"][0]["uri"] == "nb#2" and payload["edits"][0]["version"] == 5
+    assert fix_payload(snapshot, across, "utf-16") is None
+    assert [a.title for a in quick_fix_actions(second, diagnostics[1], snapshot, "utf-16", True)] == []
+    assert fix_all_edits(snapshot, snapshot.text.replace("x = 1", "z = 1"), "utf-16") == []

@@ -65,6 +65,7 @@ async def test_diagnostics_carry_rule_links_and_columns_in_the_negotiated_encodi
     async with session(recorded_capabilities(editor), tmp_path, init_options=FAST) as client:
         uri = open_document(client, tmp_path / "model.py", MODEL)
         diagnostics = await client.wait_for_diagnostics(uri, version=1)
+        unsafe = await code_actions(client, uri, diagnostics[1:], only=["quickfix"])
 
     assert codes(diagnostics) == ["NPL106", "NPL102"]
     inplace = diagnostics[0]
@@ -72,8 +73,8 @@ async def test_diagnostics_carry_rule_links_and_columns_in_the_negotiated_encodi
     assert inplace.range.start == types.Position(7, units(line[:line.index("x[0]")], encoding))
     assert inplace.source == "numpyro-lint"
     assert inplace.code_description.href.endswith("/docs/rules/NPL106.md")
-    assert inplace.data["fix"]["applicability"] == "safe"
-    assert diagnostics[1].data["fix"]["applicability"] == "unsafe"
+    assert inplace.data["version"] == 1 and "fix" not in inplace.data  # fixes are computed when asked for
+    assert unsafe[0].title.endswith("(unsafe fix)") and not unsafe[0].is_preferred
 
 
 @pytest.mark.parametrize("editor", RECORDED_CLIENTS)
@@ -292,6 +293,22 @@ async def test_rapid_edits_publish_only_the_latest_version(tmp_path: Path):
         await client.wait_for_diagnostics(uri, version=6)
 
     assert [p.version for p in client.publications[before:]] == [6]
+
+
+async def test_with_default_settings_a_burst_of_edits_ends_with_the_latest_version_and_nothing_stale(
+        tmp_path: Path):
+    async with session(recorded_capabilities("visual_studio_code_v1.65.2"), tmp_path,
+                       init_options={"select": SELECT}) as client:
+        uri = open_document(client, tmp_path / "model.py", MODEL)
+        await client.wait_for_diagnostics(uri, version=1)
+        before = len(client.publications)
+        for version in range(2, 12):
+            replace_text(client, uri, version, MODEL + f"# edit {version}\n")
+        await client.wait_for_diagnostics(uri, version=11)
+
+    versions = [p.version for p in client.publications[before:]]
+    assert versions[-1] == 11
+    assert versions == sorted(set(versions)), "an older version was published after a newer one"
 
 
 #: A form feed and a U+2028 above the model: line breaks to str.splitlines, not to LSP or the editor.

@@ -67,12 +67,16 @@ async def test_save_runs_the_model_and_merges_its_findings_until_the_text_change
         assert "start" not in events(runner_log)  # changes never start a run
         save(client, uri)
         merged = await client.wait_for_diagnostics(uri, lambda items: "NPL901" in codes(items))
+        actions = await client.text_document_code_action_async(types.CodeActionParams(
+            types.TextDocumentIdentifier(uri), merged[0].range, types.CodeActionContext(merged[:1])))
         replace_text(client, uri, 3, MODEL + "\n")
         after_change = await client.wait_for_diagnostics(uri, version=3)
 
     assert codes(merged) == ["NPL901", "NPL106", "NPL102"]  # in position order
     assert merged[0].range.start.line == MODEL.splitlines().index("def model(n, y=None):")
-    assert merged[0].data["noqa"]["edits"][0]["newText"] == "  # noqa: NPL901"
+    disable = next(action for action in actions if action.kind == types.CodeActionKind.QuickFix)
+    assert disable.title == "numpyro-lint (NPL901): Disable NPL901 for this line"
+    assert disable.edit.document_changes[0].edits[0].new_text == "  # noqa: NPL901"
     assert codes(after_change) == ["NPL106", "NPL102"]
     assert progress_messages(client) == [
         ("begin", "model.py"), ("report", "compiling"), ("report", "warmup 20/20"), ("end", "1 finding")]

@@ -1,26 +1,19 @@
-"""`numpyro-lint check | fix | server | smoke | graph`."""
+"""`numpyro-lint check | fix | server | smoke | graph`: the arguments; each command lives in `commands/` (the
+server in `server/`)."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from numpyro_lint import __version__
 from numpyro_lint.codes import is_known_selector, normalize_selector
-from numpyro_lint.config import ConfigError, Settings, find_pyproject, load_pyproject
-from numpyro_lint.files import Document, UnreadableFile, discover, document_from_bytes, read_document
-from numpyro_lint.report import FORMATS, FileReport, format_github, format_json, format_sarif, format_text
-
-if TYPE_CHECKING:
-    from numpyro_lint.linter import FixesWanted
-
-EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
-#: Below this many files, forking workers costs more than it saves.
-PARALLEL_THRESHOLD = 4
+from numpyro_lint.commands.check import run_check
+from numpyro_lint.commands.common import EXIT_ERROR, resolve_settings
+from numpyro_lint.config import ConfigError
+from numpyro_lint.report import FORMATS
 
 
 def _codes(value: str) -> tuple[str, ...]:
@@ -98,144 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return status
         settings = resolve_settings(args)
         if args.command == "smoke":
-            from numpyro_lint.runner.cli import run_smoke_command
+            from numpyro_lint.commands.smoke import run_smoke
 
-            return run_smoke_command(args, settings)
+            return run_smoke(args, settings)
         if args.command == "fix" or getattr(args, "fix", False) or getattr(args, "diff", False):
-            from numpyro_lint.fixes.apply import run_fix_command
+            from numpyro_lint.commands.fix import run_fix
 
-            return run_fix_command(args, settings)
+            return run_fix(args, settings)
         return run_check(args, settings)
     except ConfigError as error:
         print(f"numpyro-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-
-
-def resolve_settings(args: argparse.Namespace) -> Settings:
-    settings = Settings()
-    if not args.isolated:
-        if args.config is not None:
-            if not args.config.is_file():
-                raise ConfigError(f"{args.config}: no such file")
-            settings = load_pyproject(args.config)
-        else:
-            paths = getattr(args, "paths", None) or [getattr(args, "file", None) or Path.cwd()]
-            anchor = Path(getattr(args, "stdin_filename", None) or paths[0])
-            pyproject = find_pyproject(anchor if anchor.exists() else Path.cwd())
-            if pyproject is not None:
-                settings = load_pyproject(pyproject)
-    if getattr(args, "select", None):
-        settings = replace(settings, select=args.select)
-    if getattr(args, "extend_select", None):
-        settings = replace(settings, select=settings.select + args.extend_select)
-    if getattr(args, "ignore", None):
-        settings = replace(settings, ignore=settings.ignore + args.ignore)
-    return settings
-
-
-def collect_documents(args: argparse.Namespace, settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]:
-    """The files named or found under the arguments, and (path, reason) for paths that do not exist."""
-    paths = args.paths or [Path(".")]
-    files = list(discover(paths, settings, Path.cwd()))
-    missing = [(display_path(p), "no such file or directory") for p in files if not p.exists()]
-    return [p for p in files if p.exists()], missing
-
-
-def display_path(path: Path) -> str:
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if relative.startswith("..") else relative
-
-
-def lint_document(document: Document, settings: Settings, fixes: FixesWanted = "all") -> FileReport:
-    from numpyro_lint.linter import lint_document_text
-
-    return FileReport(document, lint_document_text(document.text, document.path, settings, fixes=fixes))
-
-
-def _lint_file(path: Path, settings: Settings, fixes: FixesWanted) -> FileReport | tuple[str, str]:
-    shown = display_path(path)
-    try:
-        document = read_document(path)
-    except UnreadableFile as error:
-        return shown, str(error)
-    return lint_document(replace(document, path=shown), settings, fixes)
-
-
-def fixes_shown(output_format: str, statistics: bool) -> FixesWanted:
-    """The fixes a report shows: JSON all of them, text its safe ones (its statistics any), others none."""
-    if output_format == "json" or (output_format == "text" and statistics):
-        return "all"
-    return "safe" if output_format == "text" else "none"
-
-
-def lint_files(files: list[Path], settings: Settings,
-               fixes: FixesWanted = "all") -> tuple[list[FileReport], list[tuple[str, str]]]:
-    """Lint files, in parallel across cores when there are enough of them; results in file order."""
-    workers = min(os.cpu_count() or 1, len(files))
-    if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            chunk = max(1, len(files) // (workers * 4))
-            results = list(pool.map(_lint_file, files, [settings] * len(files), [fixes] * len(files),
-                                    chunksize=chunk))
-    else:
-        results = [_lint_file(path, settings, fixes) for path in files]
-    reports = [r for r in results if isinstance(r, FileReport)]
-    errors = [r for r in results if not isinstance(r, FileReport)]
-    return reports, errors
-
-
-def read_stdin_document(name: str) -> Document:
-    return document_from_bytes(name, sys.stdin.buffer.read())
-
-
-def run_check(args: argparse.Namespace, settings: Settings) -> int:
-    fixes = fixes_shown(args.output_format, getattr(args, "statistics", False))
-    if args.stdin_filename:
-        try:
-            reports, errors = [lint_document(read_stdin_document(args.stdin_filename), settings, fixes)], []
-        except UnreadableFile as error:
-            reports, errors = [], [(args.stdin_filename, str(error))]
-    else:
-        files, errors = collect_documents(args, settings)
-        reports, read_errors = lint_files(files, settings, fixes)
-        errors += read_errors
-    print_reports(args.output_format, reports, errors, getattr(args, "statistics", False))
-    found = any(report.diagnostics for report in reports) or bool(errors)
-    if args.exit_zero:
-        return EXIT_CLEAN
-    return EXIT_FOUND if found else EXIT_CLEAN
-
-
-def print_reports(output_format: str, reports: list[FileReport], errors: list[tuple[str, str]],
-                  statistics: bool = False) -> None:
-    if output_format == "json":
-        for path, message in errors:
-            print(f"numpyro-lint: error: {path}: {message}", file=sys.stderr)
-        out = format_json(reports)
-    elif output_format == "github":
-        out = format_github(reports, errors)
-    elif output_format == "sarif":
-        from numpyro_lint.rules import ALL_RULES
-        from numpyro_lint.codes import RULE_NAMES
-
-        summaries = {rule.code: rule.summary for rule in ALL_RULES}
-        for code in {d.code for r in reports for d in r.diagnostics} - set(summaries):
-            summaries[code] = RULE_NAMES.get(code, code)
-        for path, message in errors:
-            print(f"numpyro-lint: error: {path}: {message}", file=sys.stderr)
-        out = format_sarif(reports, summaries)
-    else:
-        out = format_text(reports, errors, statistics)
-    sys.stdout.write(out)
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

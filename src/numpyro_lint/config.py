@@ -59,7 +59,7 @@ class Settings:
     weak_prior_scale: float = 10.0
     #: NPL402's unsafe fix: Gamma(concentration, rate) to use instead of a vague Gamma.
     gamma_replacement: tuple[float, float] = (2.0, 0.1)
-    debounce_ms: int = 150
+    debounce_ms: int = 0
     #: The editor shows each site's shape after its `sample(...)` call, from the last smoke run.
     inlay_hints: bool = False
     #: Resolve names used without an import as NumPyro code means them (`dist`, `jnp`, `MCMC`...).

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic
-from numpyro_lint.ir import ModuleIR, build_module_ir
+from numpyro_lint.ir import AnalysisCancelled, ModuleIR, build_module_ir
 from numpyro_lint.rules import ALL_RULES, SAFELY_FIXABLE
 
 DEFAULT_SETTINGS = Settings()
@@ -21,12 +21,15 @@ class LintResult:
 
 
 def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_SETTINGS,
-              *, fixes: FixesWanted = "all") -> LintResult:
+              *, fixes: FixesWanted = "all", cancelled: Callable[[], bool] | None = None) -> LintResult:
     """Diagnostics for one file's text, sorted by position, `# noqa` applied, fixes attached: all of them,
-    only those of rules whose fixes can be safe (what `check`'s text output marks), or none."""
-    module = build_module_ir(text, path, conventional_names=settings.conventional_names)
+    only those of rules whose fixes can be safe (what `check`'s text output marks), or none. Raises
+    AnalysisCancelled soon after `cancelled()` turns true."""
+    module = build_module_ir(text, path, cancelled, conventional_names=settings.conventional_names)
     diagnostics: list[Diagnostic] = []
     for rule in ALL_RULES:
+        if cancelled is not None and cancelled():
+            raise AnalysisCancelled
         if module.syntax_error is not None and rule.code != "NPL000":
             continue
         if not settings.is_enabled(rule.code, path):

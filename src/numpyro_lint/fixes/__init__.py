@@ -2,11 +2,12 @@
 
 A fixer is `fix(diagnostic, module, settings) -> Fix | None`, registered by code in `FIXERS`; a fixer
 may also return several fixes, the primary first (`Diagnostic.fix`), the others offered as
-alternatives ahead of "disable for this line", which always comes last. Fixes are computed with the
-diagnostic (they travel in JSON output and in the LSP diagnostic's `data`), so applying one never
-re-analyses anything. A file gets fixes for its first `MAX_FIXED_DIAGNOSTICS` fixable diagnostics only:
-each costs milliseconds of LibCST work, and a generated file with thousands of findings must not make
-every keystroke cost a minute (`fix` applies the rest in its next rounds).
+alternatives ahead of "disable for this line", which always comes last. `with_fixes` computes them for
+one diagnostic: the language server calls it when a code action asks (each fix costs milliseconds of
+LibCST work, too much to spend on every diagnostic at every keystroke), the CLI through `attach_fixes`
+for the whole file. A file gets fixes for its first `MAX_FIXED_DIAGNOSTICS` fixable diagnostics only: a
+generated file with thousands of findings must not cost a minute (`fix` applies the rest in its next
+rounds).
 """
 
 from __future__ import annotations
@@ -49,20 +50,26 @@ FIXERS: dict[str, Fixer] = {
 }
 
 
+def with_fixes(diagnostic: Diagnostic, module: ModuleIR, settings: Settings, *, run_fixer: bool = True) -> Diagnostic:
+    """`diagnostic` with what it offers: its fixer's fixes (unless `run_fixer` is false) and "disable for
+    this line", last (NPL000, a syntax error, has none)."""
+    fixer = FIXERS.get(diagnostic.code) if run_fixer else None
+    offered = _run(fixer, diagnostic, module, settings) if fixer is not None else ()
+    noqa = (disable_for_line(diagnostic, module.source),) if diagnostic.code != "NPL000" else ()
+    primary = offered[0] if offered else None
+    return replace(diagnostic, fix=primary, alternatives=(*offered[1:], *noqa))
+
+
 def attach_fixes(diagnostics: list[Diagnostic], module: ModuleIR, settings: Settings, *,
                  unsafe: bool = True) -> list[Diagnostic]:
-    """`unsafe=False`: skip the fixers that only ever offer unsafe fixes (a report that shows safe
-    fixes alone need not pay for LibCST work it will not show)."""
+    """`with_fixes` for each diagnostic. `unsafe=False`: skip the fixers that only ever offer unsafe
+    fixes (a report that shows safe fixes alone need not pay for LibCST work it will not show)."""
     result = []
     budget = MAX_FIXED_DIAGNOSTICS
     for diagnostic in diagnostics:
-        wanted = budget and (unsafe or diagnostic.code in SAFELY_FIXABLE)
-        fixer = FIXERS.get(diagnostic.code) if wanted else None
-        offered = _run(fixer, diagnostic, module, settings) if fixer is not None else ()
-        budget -= fixer is not None
-        noqa = (disable_for_line(diagnostic, module.source),) if diagnostic.code != "NPL000" else ()
-        primary = offered[0] if offered else None
-        result.append(replace(diagnostic, fix=primary, alternatives=(*offered[1:], *noqa)))
+        wanted = bool(budget) and (unsafe or diagnostic.code in SAFELY_FIXABLE) and diagnostic.code in FIXERS
+        result.append(with_fixes(diagnostic, module, settings, run_fixer=wanted))
+        budget -= wanted
     return result
 
 

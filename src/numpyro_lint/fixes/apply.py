@@ -1,40 +1,78 @@
-"""`numpyro-lint fix` / `check --fix` / `--diff`: apply fixes until nothing changes, write atomically."""
+"""Fixing a file's text to a fixed point: lint, apply every allowed fix that does not overlap another,
+lint again, repeat. Text in, text out; writing files is the `fix` command's business (`commands/fix.py`).
+
+A fix can make room for another (each round of NPL301 splits one more link of a chain of reused keys), so
+a file may need many rounds. As ruff does, at most `MAX_ROUNDS`; a text seen before means two fixes undo
+each other, and the loop stops there. Either way the outcome says it did not converge.
+"""
 
 from __future__ import annotations
 
-import argparse
-import difflib
-import os
-import sys
-import tempfile
+import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from numpyro_lint.code_blocks import flavour_of, lint_document_blocks
 from numpyro_lint.config import Settings
-from numpyro_lint.files import UnreadableFile, read_document
-from numpyro_lint.fixes.edits import apply_diagnostic_fixes
-from numpyro_lint.linter import lint_text
-from numpyro_lint.report import FileReport
+from numpyro_lint.diagnostic import Diagnostic
+from numpyro_lint.fixes.edits import apply_diagnostic_fixes, fix_is_allowed
+from numpyro_lint.linter import FixesWanted, LintResult, lint_text
 
-MAX_ROUNDS = 5
+MAX_ROUNDS = 100
 
 
 @dataclass(frozen=True)
 class FixOutcome:
     text: str
     applied: int
-    remaining: tuple
+    remaining: tuple[Diagnostic, ...]
+    #: False when fixes were still being made after MAX_ROUNDS rounds, or undid each other.
+    converged: bool = True
+
+    @property
+    def still_fixable(self) -> list[str]:
+        """The codes of the remaining diagnostics that a fix was offered for."""
+        return sorted({d.code for d in self.remaining if d.fix is not None})
 
 
-def fix_text(text: str, path: str | None, settings: Settings, unsafe: bool) -> FixOutcome:
-    """Lint, apply the allowed fixes, re-lint, repeat until a fixed point (at most MAX_ROUNDS rounds).
-    A Markdown or reStructuredText document is fixed in its code blocks (see code_blocks)."""
+def fix_text(text: str, path: str | None, settings: Settings, unsafe: bool,
+             *, fixes: FixesWanted = "all", first: LintResult | None = None) -> FixOutcome:
+    """Lint, apply the allowed fixes, re-lint, repeat until nothing changes (at most MAX_ROUNDS rounds).
+    A Markdown or reStructuredText document is fixed in its code blocks (see code_blocks).
+    `fixes`: the fixes computed each round (and left on the remaining diagnostics); "safe" saves the
+    LibCST work of unsafe fixes when only safe ones are applied. `first`: `text`'s lint result with
+    those fixes, when the caller has it (the language server does)."""
+    wanted: FixesWanted = "all" if unsafe else fixes
     applied = 0
-    diagnostics, broken = _lint(text, path, settings)
+    diagnostics, broken = _lint(text, path, settings, wanted, first)
+    seen = {_digest(text)}
     for _ in range(MAX_ROUNDS):
         new_text, count = apply_diagnostic_fixes(text, diagnostics, unsafe)
         if count == 0 or new_text == text:
+            return FixOutcome(text, applied, diagnostics)
+        if _digest(new_text) in seen:
+            break  # fixes that undo each other: stop before going round in circles
+        seen.add(_digest(new_text))
+        new_diagnostics, new_broken = _lint(new_text, path, settings, wanted)
+        if new_broken > broken:
+            break  # never hand back a file (or a code block) that no longer parses
+        text, diagnostics, applied = new_text, new_diagnostics, applied + count
+    converged = not any(fix_is_allowed(d.fix, unsafe) for d in diagnostics)
+    return FixOutcome(text, applied, diagnostics, converged)
+
+
+def _lint(text: str, path: str | None, settings: Settings, fixes: FixesWanted,
+          first: LintResult | None = None) -> tuple[tuple[Diagnostic, ...], int]:
+    """(diagnostics, how many programs do not parse) of a file or of a document's code blocks."""
+    flavour = flavour_of(path)
+    if flavour is not None:
+        result = lint_document_blocks(text, path, settings, flavour, fixes)
+        return result.diagnostics, result.syntax_errors
+    lint = first if first is not None else lint_text(text, path, settings, fixes=fixes)
+    return lint.diagnostics, int(lint.module.syntax_error is not None)
+    for _ in range(MAX_ROUNDS):
+        new_text, count = apply_diagnostic_fixes(text, diagnostics, unsafe)
+        if count == 0 or new_text == text:
+<<<<<<< HEAD
             break
         new_diagnostics, new_broken = _lint(new_text, path, settings)
         if new_broken > broken:
@@ -51,80 +89,20 @@ def _lint(text: str, path: str | None, settings: Settings) -> tuple[tuple, int]:
         return result.diagnostics, result.syntax_errors
     lint = lint_text(text, path, settings)
     return lint.diagnostics, int(lint.module.syntax_error is not None)
+=======
+            return FixOutcome(text, applied, result.diagnostics)
+        if _digest(new_text) in seen:
+            break  # fixes that undo each other: stop before going round in circles
+        seen.add(_digest(new_text))
+        new_result = lint_text(new_text, path, settings, fixes=wanted)
+        if new_result.module.syntax_error is not None and result.module.syntax_error is None:
+            break  # never hand back a file that no longer parses
+        text, result, applied = new_text, new_result, applied + count
+    remaining = result.diagnostics
+    converged = not any(fix_is_allowed(d.fix, unsafe) for d in remaining)
+    return FixOutcome(text, applied, remaining, converged)
+>>>>>>> issue-17
 
 
-def write_atomically(path: Path, original: bytes, new_text: str) -> str | None:
-    """Replace the file's contents via a temporary file and rename, keeping its mode. Returns an error
-    message instead of writing when the file changed on disk since it was read."""
-    try:
-        if path.read_bytes() != original:
-            return "changed on disk while fixing; not written"
-        mode = path.stat().st_mode
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-                handle.write(new_text)
-            os.chmod(temporary, mode & 0o7777)
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-    except OSError as error:
-        return f"cannot write: {error.strerror or error}"
-    return None
-
-
-def run_fix_command(args: argparse.Namespace, settings: Settings) -> int:
-    from numpyro_lint.cli import EXIT_CLEAN, EXIT_FOUND, collect_documents, display_path, print_reports
-
-    unsafe = bool(getattr(args, "unsafe_fixes", False))
-    diff_only = bool(getattr(args, "diff", False))
-    if getattr(args, "stdin_filename", None):
-        print("numpyro-lint: error: --fix/--diff cannot be used with --stdin-filename", file=sys.stderr)
-        return 2
-    files, errors = collect_documents(args, settings)
-    reports: list[FileReport] = []
-    total_fixed = 0
-    diffs: list[str] = []
-    for path in files:
-        shown = display_path(path)
-        try:
-            original = path.read_bytes()
-            document = read_document(path)
-        except (UnreadableFile, OSError) as error:
-            errors.append((shown, str(error)))
-            continue
-        if document.cells:
-            result = lint_text(document.text, shown, settings)
-            reports.append(FileReport(document.__class__(shown, document.text, document.cells), result.diagnostics))
-            continue  # fixes are not written into notebooks
-        outcome = fix_text(document.text, shown, settings, unsafe)
-        if outcome.applied and outcome.text != document.text:
-            if diff_only:
-                diffs.append(_unified_diff(shown, document.text, outcome.text))
-            else:
-                problem = write_atomically(path, original, outcome.text)
-                if problem:
-                    errors.append((shown, problem))
-                    outcome = FixOutcome(document.text, 0, lint_text(document.text, shown, settings).diagnostics)
-            total_fixed += outcome.applied
-        reports.append(FileReport(document.__class__(shown, outcome.text, ()), outcome.remaining))
-    if diff_only:
-        sys.stdout.write("".join(diffs))
-        print(f"Would fix {total_fixed} error{'s' if total_fixed != 1 else ''}.", file=sys.stderr)
-        return EXIT_FOUND if total_fixed or errors else EXIT_CLEAN
-    print_reports(args.output_format, reports, errors)
-    if args.output_format == "text" and total_fixed:
-        print(f"Fixed {total_fixed} error{'s' if total_fixed != 1 else ''}.")
-    if getattr(args, "exit_zero", False):
-        return EXIT_CLEAN
-    return EXIT_FOUND if any(r.diagnostics for r in reports) or errors else EXIT_CLEAN
-
-
-def _unified_diff(path: str, before: str, after: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=f"a/{path}", tofile=f"b/{path}",
-    )
-    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-    return text
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()

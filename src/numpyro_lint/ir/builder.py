@@ -62,9 +62,16 @@ CONTAINER_CALLS = frozenset({"list", "dict", "set", "collections.defaultdict", "
 _NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:\s*,\s*[A-Za-z]+[0-9]+)*))?", re.I)
 
 
-def build_module_ir(text: str, path: str | None = None, *, conventional_names: bool = True) -> ModuleIR:
-    """The model IR of one file's text. Never raises for any text. With `conventional_names`, names the
-    file uses without binding them resolve as NumPyro code conventionally means them (ir.conventions)."""
+class AnalysisCancelled(Exception):
+    """`cancelled()` turned true while the IR was being built: its result is no longer wanted."""
+
+
+def build_module_ir(text: str, path: str | None = None, cancelled: Callable[[], bool] | None = None, *,
+                    conventional_names: bool = True) -> ModuleIR:
+    """The model IR of one file's text. Never raises for any text; raises AnalysisCancelled soon after
+    `cancelled()` turns true (the language server gives up on an older version of the text). With
+    `conventional_names`, names the file uses without binding them resolve as NumPyro code conventionally
+    means them (ir.conventions)."""
     source = SourceText(text)
     noqa = _noqa_lines(source)
     try:
@@ -81,7 +88,7 @@ def build_module_ir(text: str, path: str | None = None, *, conventional_names: b
     except ValueError as error:  # e.g. "source code string cannot contain null bytes"
         return ModuleIR(path, source, (), (), (), noqa, SyntaxErrorInfo(str(error), Span(1, 0, 1, 0)))
     try:
-        return _ModuleBuilder(source, path, noqa, conventional_names).build(tree)
+        return _ModuleBuilder(source, path, noqa, cancelled, conventional_names).build(tree)
     except RecursionError:
         info = SyntaxErrorInfo("too deeply nested to analyse", Span(1, 0, 1, 0))
         return ModuleIR(path, source, (), (), (), noqa, info)
@@ -124,8 +131,10 @@ def _noqa_lines(source: SourceText) -> tuple[tuple[int, frozenset[str] | None], 
 
 
 class _ModuleBuilder:
-    def __init__(self, source: SourceText, path: str | None, noqa, conventional_names: bool = True) -> None:
+    def __init__(self, source: SourceText, path: str | None, noqa,
+                 cancelled: Callable[[], bool] | None = None, conventional_names: bool = True) -> None:
         self.source = source
+        self.cancelled = cancelled
         self.conventional_names = conventional_names
         self._ascii = source.text.isascii()
         self.path = path
@@ -336,6 +345,8 @@ class _FunctionBuilder:
                     context = replace(context, path=context.path + ((self._last_if_id, 0),))
 
     def statement(self, node: ast.stmt, context: Context) -> None:
+        if self.module.cancelled is not None and self.module.cancelled():
+            raise AnalysisCancelled
         self.current_statement = node
         handler = _STMT_HANDLERS.get(type(node))
         if handler is not None:

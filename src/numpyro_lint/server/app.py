@@ -1,8 +1,8 @@
 """The language server: LSP handlers, each a few lines that call the plain functions of this package.
 
     snapshot.py   what one analysis looks at (a document, or a notebook's code cells)
-    analysis.py   lint_text on a snapshot, on the worker thread
-    scheduler.py  debounce per document, versions, publishing only what is current
+    analysis.py   lint_text on a snapshot, on the worker thread; fixes computed when asked, per version
+    scheduler.py  when analyses run (at once, or coalesced behind a running one), publishing only what is current
     documents.py  our diagnostics and fixes <-> LSP values (positions, data, edits, hover)
     settings.py   pyproject.toml + editor settings
     smoke.py      smoke runs on save and on request
@@ -29,11 +29,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from numpyro_lint import __version__
+from numpyro_lint.diagnostic import Diagnostic
 from numpyro_lint.server import smoke as smoke_module
 from numpyro_lint.server.analysis import Analysis, Job, analyse, warm_up
 from numpyro_lint.server.documents import (
     FIX_ALL_KIND,
     SOURCE,
+    find_diagnostic,
     fix_all_edits,
     hover_for,
     kind_requested,
@@ -151,13 +153,17 @@ class NumpyroLintServer(LanguageServer):
         for uri in [*self.open_documents, *self.open_notebooks]:
             self.schedule(uri, now=True)
 
+    def found_diagnostics(self, analysis: Analysis) -> tuple[Diagnostic, ...]:
+        """Static diagnostics and the smoke findings for the same version."""
+        found = self.smoke.result(analysis.snapshot.uri, analysis.snapshot.version)
+        return analysis.diagnostics if found is None else tuple(merge_findings(analysis.diagnostics, found.diagnostics))
+
     def diagnostics_by_document(self, analysis: Analysis) -> dict[str, list[types.Diagnostic]]:
         """Static diagnostics and the smoke findings for the same version, by document (cell) URI."""
-        found = self.smoke.result(analysis.snapshot.uri, analysis.snapshot.version)
-        if found is None:
+        found = self.found_diagnostics(analysis)
+        if found is analysis.diagnostics:
             return analysis.lsp
-        merged = merge_findings(analysis.diagnostics, found.diagnostics)
-        return lsp_diagnostics(analysis.snapshot, merged, analysis.job.encoding)
+        return lsp_diagnostics(analysis.snapshot, found, analysis.job.encoding)
 
     def on_analysis(self, uri: str, analysis: Analysis) -> None:
         if not self.pull:
@@ -520,27 +526,39 @@ async def code_actions(ls: NumpyroLintServer, params: types.CodeActionParams) ->
     document_changes = ls.client_supports("workspace.workspace_edit.document_changes")
     resolve = ls.client_supports("text_document.code_action.resolve_support") and "edit" in (
         ls.client_capabilities.text_document.code_action.resolve_support.properties)
+    target = ls.analysis_uri(uri)
+    ours = [d for d in params.context.diagnostics if d.source == SOURCE]
+    if target is None or not (ours or kind_requested(FIX_ALL_KIND, only)):
+        return []
+    analysis = await ls.scheduler.current(target)
+    if analysis is None:
+        return []
     actions: list[types.CodeAction] = []
     if kind_requested(types.CodeActionKind.QuickFix, only):
-        for diagnostic in params.context.diagnostics:
-            if diagnostic.source != SOURCE:
-                continue
+        found = ls.found_diagnostics(analysis)
+        for diagnostic in ours:
             data = diagnostic.data if isinstance(diagnostic.data, dict) else _published_data(ls, uri, diagnostic)
-            actions.extend(quick_fix_actions(diagnostic, data, document_changes))
-    target = ls.analysis_uri(uri)
-    if kind_requested(FIX_ALL_KIND, only) and target == uri and uri in ls.open_documents:
-        analysis = await ls.scheduler.current(uri)
-        if analysis is not None and any(fix.applicability.value == "safe" for fix in analysis.fixes):
-            action = types.CodeAction(title=f"{SOURCE}: apply all safe fixes", kind=FIX_ALL_KIND)
-            if resolve:
-                action.data = {"fixAll": uri}
-            else:
-                edits = fix_all_edits(analysis.snapshot, analysis.fixes, analysis.job.encoding)
-                if not edits:
-                    return actions
-                action.edit = workspace_edit(edits, document_changes)
-            actions.append(action)
+            match = find_diagnostic(found, diagnostic.code, data, analysis.snapshot.version)
+            if match is not None:  # else found in an older version: the client is about to get the new ones
+                actions.extend(quick_fix_actions(diagnostic, analysis.with_fixes(match), analysis.snapshot,
+                                                 analysis.job.encoding, document_changes))
+    if kind_requested(FIX_ALL_KIND, only) and target == uri and analysis.may_fix_safely:
+        action = types.CodeAction(title=f"{SOURCE}: apply all safe fixes", kind=FIX_ALL_KIND)
+        if resolve:
+            action.data = {"fixAll": uri}
+        else:
+            edits = await fix_all(ls, analysis)
+            if not edits:
+                return actions
+            action.edit = workspace_edit(edits, document_changes)
+        actions.append(action)
     return actions
+
+
+async def fix_all(ls: NumpyroLintServer, analysis: Analysis) -> list[dict[str, Any]]:
+    """Every safe fix, to a fixed point, as edits; computed on the worker (it lints several times)."""
+    fixed = await asyncio.get_running_loop().run_in_executor(ls.executor, analysis.fixed_text)
+    return fix_all_edits(analysis.snapshot, fixed, analysis.job.encoding)
 
 
 def _published_data(ls: NumpyroLintServer, uri: str, diagnostic: types.Diagnostic) -> dict[str, Any]:
@@ -554,11 +572,10 @@ def _published_data(ls: NumpyroLintServer, uri: str, diagnostic: types.Diagnosti
 async def resolve_code_action(ls: NumpyroLintServer, action: types.CodeAction) -> types.CodeAction:
     data = action.data if isinstance(action.data, dict) else {}
     document_changes = ls.client_supports("workspace.workspace_edit.document_changes")
-    if "fixAll" in data:
+    if "fixAll" in data and ls.analysis_uri(data["fixAll"]) == data["fixAll"]:
         analysis = await ls.scheduler.current(data["fixAll"])
         if analysis is not None:
-            edits = fix_all_edits(analysis.snapshot, analysis.fixes, analysis.job.encoding)
-            action.edit = workspace_edit(edits, document_changes)
+            action.edit = workspace_edit(await fix_all(ls, analysis), document_changes)
     return action
 
 

@@ -1,13 +1,16 @@
-"""Our values <-> LSP values: positions in the negotiated encoding, diagnostics carrying their fixes in
+"""Our values <-> LSP values: positions in the negotiated encoding, diagnostics that name themselves in
 `data`, fixes as workspace edits, code actions, the fix-all edit and hover text.
 
-Pure functions over a `Snapshot`; the handlers in `app.py` only call them. A diagnostic's `data` holds
-everything a code action needs (edits already in the client's position encoding, with the document
-version they apply to), so a code action never re-lints:
+Pure functions over a `Snapshot`; the handlers in `app.py` only call them. Publishing computes no fix
+(LibCST work for every fixable diagnostic at every keystroke would cost more than the analysis): a
+diagnostic's `data` names it, in our coordinates and for the version it was found in, so that a code
+action finds it again in that version's analysis without re-linting, and its fixes are computed then
+(and kept for that version):
 
-    {"fix":  FIX | null,                  the primary fix, preferred when safe
-     "alternatives": [FIX, ...],          other rewrites (NPL501's unsafe non-centering)
-     "noqa": FIX | null}                  "disable for this line"
+    {"version": int, "span": [line, col, end_line, end_col]}
+
+A fix in a code action is a workspace edit whose edits carry the document version they apply to:
+
     FIX = {"title": ..., "applicability": "safe" | "unsafe", "edits": [EDIT, ...]}
     EDIT = {"uri": ..., "version": int | null, "range": LSP Range, "newText": ...}
 
@@ -119,27 +122,33 @@ def lsp_diagnostic(snapshot: Snapshot, part: Part, diagnostic: Diagnostic, encod
                 types.Location(related_part.uri, client_range(snapshot, related_part, location.span, encoding)),
                 location.message,
             ))
-    # "Disable for this line" is always the last alternative (fixes.attach_fixes); NPL000 has none.
-    *others, noqa = diagnostic.alternatives or (None,)
+    span = diagnostic.span
     return types.Diagnostic(
-        range=client_range(snapshot, part, diagnostic.span, encoding),
+        range=client_range(snapshot, part, span, encoding),
         message=diagnostic.message,
         severity=_SEVERITIES[diagnostic.severity],
         code=diagnostic.code,
         code_description=types.CodeDescription(href=rule_href(diagnostic.code)),
         source=SOURCE,
         related_information=related or None,
-        data={
-            "fix": fix_payload(snapshot, diagnostic.fix, encoding),
-            "alternatives": [payload for other in others
-                             if (payload := fix_payload(snapshot, other, encoding)) is not None],
-            "noqa": fix_payload(snapshot, noqa, encoding),
-        },
+        data={"version": snapshot.version, "span": [span.line, span.col, span.end_line, span.end_col]},
     )
 
 
+def find_diagnostic(diagnostics: Iterable[Diagnostic], code: Any, data: Any,
+                    version: int) -> Diagnostic | None:
+    """The diagnostic a published one's `code` and `data` name, among those found in `version`."""
+    if not isinstance(data, dict) or data.get("version") != version or not isinstance(data.get("span"), list):
+        return None
+    try:
+        span = Span(*data["span"])
+    except TypeError:
+        return None
+    return next((d for d in diagnostics if d.code == code and d.span == span), None)
+
+
 def fix_payload(snapshot: Snapshot, fix: Fix | None, encoding: str) -> dict[str, Any] | None:
-    """A fix as JSON for `Diagnostic.data`; None when an edit cannot be placed in one document (in a
+    """A fix as JSON (FIX above), for a code action; None when an edit cannot be placed in one document (in a
     notebook: an edit that crosses cells)."""
     if fix is None:
         return None
@@ -182,11 +191,12 @@ def kind_requested(kind: str, only: list[str] | None) -> bool:
     return not only or any(kind == wanted or kind.startswith(f"{wanted}.") for wanted in only)
 
 
-def quick_fix_actions(diagnostic: types.Diagnostic, data: dict[str, Any],
+def quick_fix_actions(diagnostic: types.Diagnostic, fixed: Diagnostic, snapshot: Snapshot, encoding: str,
                       document_changes: bool) -> list[types.CodeAction]:
-    """The fix (if the diagnostic has one) and "disable for this line" for one published diagnostic."""
+    """The fixes `fixed` offers (its fix, alternatives, "disable for this line" last) as code actions for
+    the published `diagnostic`."""
     actions = []
-    payloads = [data.get("fix"), *data.get("alternatives", ()), data.get("noqa")]
+    payloads = [fix_payload(snapshot, fix, encoding) for fix in (fixed.fix, *fixed.alternatives)]
     for index, payload in enumerate(payloads):
         if not payload or not payload.get("edits"):
             continue
@@ -201,25 +211,20 @@ def quick_fix_actions(diagnostic: types.Diagnostic, data: dict[str, Any],
     return actions
 
 
-def fix_all_edits(snapshot: Snapshot, fixes: Iterable[Fix], encoding: str) -> list[dict[str, Any]]:
-    """Safe fixes applied together (overlapping ones skipped) as one minimal replacement, in the fix
+def fix_all_edits(snapshot: Snapshot, fixed_text: str, encoding: str) -> list[dict[str, Any]]:
+    """The change from the snapshot's text to `fixed_text` as one minimal replacement, in the fix
     payload's edit form; empty when nothing changes. Plain documents only."""
-    from numpyro_lint.fixes.edits import apply_fixes, fix_is_allowed
-
-    if snapshot.is_notebook:
-        return []
     text = snapshot.text
-    new_text, applied = apply_fixes(text, [fix for fix in fixes if fix_is_allowed(fix, unsafe=False)])
-    if not applied or new_text == text:
+    if snapshot.is_notebook or fixed_text == text:
         return []
-    start, old_end, new_end = _changed_region(text, new_text)
+    start, old_end, new_end = _changed_region(text, fixed_text)
     part = snapshot.parts[0]
     span = Span(*snapshot.source.position(start), *snapshot.source.position(old_end))
     return [{
         "uri": part.uri,
         "version": part.version,
         "range": _range_json(client_range(snapshot, part, span, encoding)),
-        "newText": new_text[start:new_end],
+        "newText": fixed_text[start:new_end],
     }]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Protocol
 
@@ -254,7 +254,7 @@ class SmokeRuns:
     def _keep(self, uri: str, running: _Running, found: list[Diagnostic],
               facts: dict[str, Any] | None = None) -> tuple[Diagnostic, ...]:
         snapshot, settings = running.snapshot, running.settings
-        diagnostics = tuple(_with_noqa(d, snapshot) for d in found if settings.is_enabled(d.code, snapshot.path))
+        diagnostics = tuple(d for d in found if settings.is_enabled(d.code, snapshot.path))
         self._results[uri] = SmokeResult(snapshot, diagnostics, dict(facts or {}))
         self._on_result(uri)
         return diagnostics
@@ -319,15 +319,6 @@ def merge_findings(static: tuple[Diagnostic, ...], smoke: tuple[Diagnostic, ...]
     replaced = {(d.code, d.span) for d in smoke}
     kept = [d for d in static if (d.code, d.span) not in replaced]
     return sorted([*kept, *smoke], key=lambda d: (d.span.line, d.span.col, d.code))
-
-
-def _with_noqa(diagnostic: Diagnostic, snapshot: Snapshot) -> Diagnostic:
-    """Smoke findings get "disable for this line" like static ones."""
-    if diagnostic.alternatives:
-        return diagnostic
-    from numpyro_lint.fixes.noqa import disable_for_line
-
-    return replace(diagnostic, alternatives=(disable_for_line(diagnostic, snapshot.source),))
 
 
 def _short(path: str) -> str:

@@ -1,4 +1,5 @@
-"""`numpyro-lint smoke FILE [--model NAME]`: the smoke checks from the command line. No JAX here.
+"""`numpyro-lint smoke FILE [--model NAME]`: the smoke checks from the command line. No JAX here: the
+runner runs the model in its child process.
 
 Asking for it is consent to run the file, so it ignores smoke.enabled. Output formats and exit codes
 are check's: 0 nothing found, 1 findings, 2 usage or configuration error (or no runner).
@@ -12,6 +13,7 @@ import sys
 import time
 from dataclasses import replace
 
+from numpyro_lint.commands.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, display_path, print_reports
 from numpyro_lint.config import Settings
 from numpyro_lint.files import UnreadableFile, read_document
 from numpyro_lint.report import FileReport
@@ -46,8 +48,7 @@ class ProgressBar:
             self.stream.flush()
 
 
-def run_smoke_command(args: argparse.Namespace, settings: Settings) -> int:
-    from numpyro_lint.cli import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, display_path, print_reports
+def run_smoke(args: argparse.Namespace, settings: Settings) -> int:
     from numpyro_lint.runner.client import RunnerUnavailable, SmokeRunner
 
     shown = display_path(args.file)
