@@ -69,39 +69,6 @@ def _lint(text: str, path: str | None, settings: Settings, fixes: FixesWanted,
         return result.diagnostics, result.syntax_errors
     lint = first if first is not None else lint_text(text, path, settings, fixes=fixes)
     return lint.diagnostics, int(lint.module.syntax_error is not None)
-    for _ in range(MAX_ROUNDS):
-        new_text, count = apply_diagnostic_fixes(text, diagnostics, unsafe)
-        if count == 0 or new_text == text:
-<<<<<<< HEAD
-            break
-        new_diagnostics, new_broken = _lint(new_text, path, settings)
-        if new_broken > broken:
-            break  # never hand back a file (or a code block) that no longer parses
-        text, diagnostics, applied = new_text, new_diagnostics, applied + count
-    return FixOutcome(text, applied, diagnostics)
-
-
-def _lint(text: str, path: str | None, settings: Settings) -> tuple[tuple, int]:
-    """(diagnostics, how many programs do not parse) of a file or of a document's code blocks."""
-    flavour = flavour_of(path)
-    if flavour is not None:
-        result = lint_document_blocks(text, path, settings, flavour)
-        return result.diagnostics, result.syntax_errors
-    lint = lint_text(text, path, settings)
-    return lint.diagnostics, int(lint.module.syntax_error is not None)
-=======
-            return FixOutcome(text, applied, result.diagnostics)
-        if _digest(new_text) in seen:
-            break  # fixes that undo each other: stop before going round in circles
-        seen.add(_digest(new_text))
-        new_result = lint_text(new_text, path, settings, fixes=wanted)
-        if new_result.module.syntax_error is not None and result.module.syntax_error is None:
-            break  # never hand back a file that no longer parses
-        text, result, applied = new_text, new_result, applied + count
-    remaining = result.diagnostics
-    converged = not any(fix_is_allowed(d.fix, unsafe) for d in remaining)
-    return FixOutcome(text, applied, remaining, converged)
->>>>>>> issue-17
 
 
 def _digest(text: str) -> bytes:
