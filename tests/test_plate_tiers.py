@@ -141,25 +141,6 @@ def test_extra_unplated_dimension_inside_a_plate_is_reported_by_default_also_thr
     assert "Missing a plate statement" in diagnostics[0].message
 
 
-def test_learned_centering_on_a_batched_site_outside_a_plate_through_a_wrapper_and_a_with_block():
-    diagnostics = found("""
-        from numpyro.handlers import reparam
-        from numpyro.infer.reparam import LocScaleReparam
-
-        def model(K, tau):
-            numpyro.sample("theta", dist.Normal(jnp.zeros(K), tau))
-            with numpyro.plate("k", K):
-                numpyro.sample("eta", dist.Normal(0.0, tau))
-            with reparam(config={"phi": LocScaleReparam(None)}):
-                numpyro.sample("phi", dist.Normal(0.0, tau).expand([K]))
-
-        fitted = reparam(model, config={"theta": LocScaleReparam(), "eta": LocScaleReparam()})
-        MCMC(NUTS(fitted), num_warmup=10, num_samples=10)
-    """, "NPL502")
-    assert [d.span.line - HEADER.count("\n") for d in diagnostics] == [6, 10]
-    assert "`theta_centered` is one value shared by every element" in diagnostics[0].message
-
-
 def test_outputs_say_which_findings_are_pedantic(tmp_path):
     import json
 
