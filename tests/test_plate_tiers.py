@@ -96,6 +96,34 @@ def test_observed_site_smaller_than_its_data_is_default():
     assert "subsampling" not in diagnostic.message
 
 
+def test_scalar_distribution_says_it_draws_one_value_only_when_predicting_with_the_data_none():
+    [diagnostic] = found("""
+        def model(N, y=None):
+            mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+            numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+    """, "NPL201")
+    assert not diagnostic.pedantic
+    assert "when you call the model with `y=None` for prediction" in diagnostic.message
+    assert "`Predictive` returns it unchanged" in diagnostic.message
+    assert "y.shape[0]` fails when `y` is None" in diagnostic.message
+    assert 'numpyro.plate("data", y.shape[0])' not in diagnostic.message
+
+
+def test_scalar_distribution_over_data_fixed_in_the_model_is_not_a_default_finding():
+    body = """
+        def model(x):
+            z = numpyro.sample("z", dist.Normal(0.0, 1.0))
+            numpyro.sample("listed", dist.Normal(z, 1.0), obs=jnp.array([1.0, 2.0, 3.0]))
+            numpyro.sample("column", dist.Normal(z, 1.0), obs=x[:, 0])
+        MCMC(NUTS(model), num_warmup=10, num_samples=10)
+    """
+    assert found(body, "NPL201") == []
+    pedantic = found(body, "NPL201", PEDANTIC)
+    assert [d.pedantic for d in pedantic] == [True, True]
+    assert all("The data is fixed in the model, so `Predictive` returns it unchanged" in d.message
+               for d in pedantic)
+
+
 def test_observed_site_as_large_as_its_data_is_pedantic_unless_the_model_enumerates_or_subsamples():
     assert found(REGRESSION, "NPL201") == []
     assert found(REGRESSION, "NPL201", PEDANTIC)[0].pedantic
