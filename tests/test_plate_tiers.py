@@ -39,6 +39,10 @@ def test_batched_global_latent_under_nuts_is_pedantic_only():
     [diagnostic] = found(REGRESSION, "NPL202", PEDANTIC)
     assert diagnostic.pedantic and "Harmless under NUTS" in diagnostic.message
     assert "subsampling" not in diagnostic.message
+    # What NumPyro's `_validate_model` does in each case: MCMC raises, the enumerating ELBOs warn.
+    assert "raises \"Missing a plate statement\" for it when MCMC enumerates" in diagnostic.message
+    assert "warns under `TraceEnum_ELBO` and `TraceGraph_ELBO`" in diagnostic.message
+    assert "`infer_discrete` does not check it" in diagnostic.message
 
 
 def test_pedantic_is_selected_by_extend_select_in_pyproject_and_on_the_command_line(tmp_path):
@@ -62,6 +66,8 @@ def test_batched_global_latent_in_an_enumerated_model_is_a_default_error():
     """, "NPL202")
     assert diagnostic.severity == Severity.ERROR and not diagnostic.pedantic
     assert "discrete latent site under NUTS" in diagnostic.message
+    assert "raises \"Missing a plate statement\" for it under MCMC, only warns under `TraceEnum_ELBO`" in (
+        diagnostic.message)
 
 
 def test_enumeration_through_trace_enum_elbo_and_infer_discrete_predictive():
