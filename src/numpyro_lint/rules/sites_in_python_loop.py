@@ -23,8 +23,8 @@ class SitesInPythonLoop(Rule):
 
     ## Why is this bad?
     The loop is unrolled when the model is traced: N iterations make N separate sites, so tracing and
-    compilation grow with N (minutes for thousands), the posterior comes back as N scalar arrays, and
-    vectorized inference is lost.
+    compilation grow with N (minutes for thousands), the posterior of latent sites comes back as N
+    scalar arrays, and vectorized inference is lost.
 
     ## Example
     ```python
