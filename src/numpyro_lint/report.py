@@ -101,7 +101,8 @@ def diagnostic_json(document: Document, diagnostic: Diagnostic) -> dict:
         "noqa_row": document.cell_position(diagnostic.span.line)[1],
         "cell": cell,
         "related": [
-            {"message": _message(document, related.message), "location": _location(document, related.span.line, related.span.col),
+            {"message": _message(document, related.message),
+             "location": _location(document, related.span.line, related.span.col),
              "end_location": _location(document, related.span.end_line, related.span.end_col)}
             for related in diagnostic.related
         ],

@@ -41,7 +41,8 @@ class BatchedLatentWithoutPlate(Rule):
     then says so in different ways: MCMC with enumerated discrete latent sites raises
     "Missing a plate statement" (`initialize_model` validates with `plate_warning="error"`);
     `TraceEnum_ELBO` and `TraceGraph_ELBO` only warn (`plate_warning="strict"`); `infer_discrete`
-    does not check at all, so a collision there shows up as wrong shapes or values. A vector of *different* parameters (`jnp.array([4.0, 1.0])`) is
+    does not check at all, so a collision there shows up as wrong shapes or values. A vector of
+    *different* parameters (`jnp.array([4.0, 1.0])`) is
     one vector-valued variable: declare it with `.to_event(1)`, never with a plate.
 
     ## Example

@@ -113,8 +113,9 @@ PROPER_PRIORS = {
     "greater_than": "a shifted `HalfNormal`: `TransformedDistribution(HalfNormal(10), AffineTransform(low, 1))`",
     "ordered_vector": ("ordered draws of a proper prior: `TransformedDistribution(Normal(0, 10).expand([K])"
                        ".to_event(1), transforms.OrderedTransform())`"),
-    "positive_ordered_vector": ("positive ordered draws of a proper prior: `TransformedDistribution(Normal(0, 1)"
-                                ".expand([K]).to_event(1), [transforms.OrderedTransform(), transforms.ExpTransform()])`"),
+    "positive_ordered_vector": ("positive ordered draws of a proper prior: `TransformedDistribution("
+                                "Normal(0, 1).expand([K]).to_event(1), "
+                                "[transforms.OrderedTransform(), transforms.ExpTransform()])`"),
     "simplex": "`Dirichlet(jnp.ones(K))`",
     "corr_cholesky": "`LKJCholesky(K, concentration=1.0)`",
     "corr_matrix": "`LKJ(K, concentration=1.0)`",

@@ -272,7 +272,8 @@ def draw(key):
                     f"children. Rebind it: `{use.key_text}, subkey = random.split({use.key_text})`."
                 ), related=related(event))
                 continue
-            where = (f"in the previous iteration of the {event.loop_kind} loop on {line_reference(event.loop_span.line)}"
+            where = (f"in the previous iteration of the {event.loop_kind} loop on "
+                     f"{line_reference(event.loop_span.line)}"
                      if event.loop_span is not None else f"on {line_reference(first.span.line)}")
             message = (
                 f"`{use.key_text}` is used by {describe(use)} after {describe(first)} split it {where}: "

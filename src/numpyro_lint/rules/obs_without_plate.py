@@ -47,9 +47,9 @@ class ObsWithoutPlate(Rule):
     NumPyro sums the log-density over the data either way, so NUTS and `Trace_ELBO` fit the same
     posterior, and `Predictive` returns observed values unchanged. But when you call the model with the
     data argument None to predict, a distribution with scalar parameters describes one value:
-    `Predictive` and prior predictive checks then draw one value instead of one per data point. Under enumeration NumPyro
-    requires every batch dimension to be declared by a plate, and with subsampling only a plate tells
-    it how to rescale a likelihood. Elsewhere a plate documents that the observations are
+    `Predictive` and prior predictive checks then draw one value instead of one per data point.
+    Under enumeration NumPyro requires every batch dimension to be declared by a plate, and with
+    subsampling only a plate tells it how to rescale a likelihood. Elsewhere a plate documents that the observations are
     conditionally independent, which is why the finding is pedantic there.
 
     ## Example
@@ -178,8 +178,9 @@ def regression(X, y):
                     size = ("The data is fixed in the model, so `Predictive` returns it unchanged"
                             if draws_one_value(function, site) else "The distribution is as large as the data")
                     yield self.diagnostic(site.obs.span, (
-                        f"{found}. {size}, so NUTS, SVI and `Predictive` are right; a plate declares that the observations are conditionally independent, which "
-                        f"enumeration requires. {remedy}"), pedantic=True)
+                        f"{found}. {size}, so NUTS, SVI and `Predictive` are right; a plate declares that the "
+                        f"observations are conditionally independent, which enumeration requires. {remedy}"),
+                        pedantic=True)
 
 
 def _plate_text(function: FunctionIR, observed: str | None, predicted: bool) -> str:
