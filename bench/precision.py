@@ -13,7 +13,7 @@ different families never edit the same file), tab-separated with a header:
     file    line    code    verdict    reason
 
 `file` is relative to the corpus; `line` is the line for `.py` files and `cell:line` for notebooks (as
-`check` reports them); `verdict` is one of
+`check` reports them: code cells counted, markdown cells not); `verdict` is one of
 - `true`: worth a user's time;
 - `pedantic-true`: true but usually harmless: right in the pedantic tier, a false alarm in the default set;
 - `false`: a false alarm.

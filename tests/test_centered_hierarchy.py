@@ -70,6 +70,8 @@ def test_the_diagnostic_is_on_the_site_relates_the_scale_site_and_says_what_to_d
     assert "`theta`" in diagnostic.message and "`tau`" in diagnostic.message and "`J`" in diagnostic.message
     assert "Non-center it with LocScaleReparam(0), or sample a standard normal and shift/scale it" in (
         diagnostic.message)
+    # Users of data-rich models can judge for themselves.
+    assert "When each group has much data the centered form is fine, often better" in diagnostic.message
 
 
 @pytest.mark.parametrize(("prior", "expected"), [

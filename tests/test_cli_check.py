@@ -139,7 +139,35 @@ def test_notebook_code_cells_are_checked_with_cell_positions(tmp_path):
     }
     write(tmp_path, "nb.ipynb", json.dumps(notebook))
     result = run_cli("check", "nb.ipynb", cwd=tmp_path)
-    assert result.stdout.decode().startswith("nb.ipynb:cell 3:3:5: NPL102")
+    assert result.stdout.decode().startswith("nb.ipynb:cell 2:3:5: NPL102")  # code cells are counted
+
+
+def test_a_notebook_message_names_the_other_place_by_cell_and_line_as_the_report_does(tmp_path):
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "source": ["import jax\n", "from numpyro.infer import MCMC, NUTS, Predictive\n",
+                                             "key = jax.random.PRNGKey(0)\n"]},
+            {"cell_type": "markdown", "source": ["Fit, then predict."]},
+            {"cell_type": "code", "source": ["mcmc = MCMC(NUTS(model), num_warmup=9, num_samples=9)\n",
+                                             "mcmc.run(key, x)\n"]},
+            {"cell_type": "code", "source": ["Predictive(model, mcmc.get_samples())(key, x)\n"]},
+        ],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }
+    write(tmp_path, "nb.ipynb", json.dumps(notebook))
+    text = run_cli("check", "nb.ipynb", cwd=tmp_path).stdout.decode()
+    assert text.startswith("nb.ipynb:cell 3:1:39: NPL301 `key` was already consumed by `mcmc.run` on cell 2, line 2;")
+    (item,) = json.loads(run_cli("check", "nb.ipynb", "--output-format", "json", cwd=tmp_path).stdout)
+    assert "on cell 2, line 2;" in item["message"] and "⟨" not in item["message"]
+    assert [(r["location"]["cell"], r["location"]["row"]) for r in item["related"]] == [(2, 2)]
+
+
+def test_a_python_file_message_names_the_other_place_by_line(tmp_path):
+    write(tmp_path, "m.py", "import jax\nfrom numpyro.infer import MCMC, NUTS, Predictive\n"
+          "key = jax.random.PRNGKey(0)\nmcmc = MCMC(NUTS(model), num_warmup=9, num_samples=9)\n"
+          "mcmc.run(key, x)\nPredictive(model, mcmc.get_samples())(key, x)\n")
+    text = run_cli("check", "m.py", cwd=tmp_path).stdout.decode()
+    assert "`key` was already consumed by `mcmc.run` on line 5;" in text
 
 
 def test_many_files_are_checked_in_parallel_with_results_in_order(tmp_path):

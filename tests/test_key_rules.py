@@ -7,6 +7,7 @@ import textwrap
 
 from conftest import codes_by_line
 
+from numpyro_lint.diagnostic import Diagnostic, render_message
 from numpyro_lint.linter import lint_text
 
 HEADER = """\
@@ -20,6 +21,11 @@ from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoNormal
 """
 OFFSET = HEADER.count("\n")
+
+
+def shown(diagnostic: Diagnostic) -> str:
+    """The message as `check` shows it for a `.py` file."""
+    return render_message(diagnostic.message, lambda line: (None, line))
 
 
 def key_codes(body: str) -> list[tuple[int, str]]:
@@ -46,7 +52,7 @@ def test_key_reused_across_mcmc_run_and_predictive_names_both_places():
     assert len(found) == 1
     (diagnostic,) = found
     assert diagnostic.span.line == OFFSET + 6
-    assert "`mcmc.run` on line " + str(OFFSET + 5) in diagnostic.message
+    assert "`mcmc.run` on line " + str(OFFSET + 5) in shown(diagnostic)
     assert "`Predictive(...)`" in diagnostic.message and "random.split" in diagnostic.message
     assert diagnostic.related[0].span.line == OFFSET + 5
     assert "previous use of `rng_key`" in diagnostic.related[0].message
@@ -62,7 +68,7 @@ def test_reuse_inside_a_for_loop_names_the_loop():
     """, "NPL301")
     assert len(found) == 1
     assert found[0].span.line == OFFSET + 5
-    assert "every iteration" in found[0].message and f"line {OFFSET + 4}" in found[0].message
+    assert "every iteration" in shown(found[0]) and f"line {OFFSET + 4}" in shown(found[0])
     assert found[0].related[0].span.line == OFFSET + 4
 
 
@@ -330,7 +336,7 @@ def test_parent_key_used_after_split_is_npl303_naming_both_places():
     """, "NPL303")
     assert len(found) == 1
     assert found[0].span.line == OFFSET + 4
-    assert f"line {OFFSET + 3}" in found[0].message and "`jax.random.split`" in found[0].message
+    assert f"line {OFFSET + 3}" in shown(found[0]) and "`jax.random.split`" in shown(found[0])
     assert found[0].related[0].span.line == OFFSET + 3
     assert key_codes("""
         def draw(key):
@@ -698,7 +704,7 @@ def test_warmup_then_run_with_one_key_suggests_the_post_warmup_key():
     """
     [diagnostic] = diagnostics(body, "NPL301")
     assert diagnostic.span.line == OFFSET + 6
-    assert "`mcmc.warmup` on line " + str(OFFSET + 5) in diagnostic.message
+    assert "`mcmc.warmup` on line " + str(OFFSET + 5) in shown(diagnostic)
     assert "`mcmc.run(mcmc.post_warmup_state.rng_key, ...)`" in diagnostic.message
     assert diagnostic.fix is not None and diagnostic.fix.edits[0].content == "mcmc.post_warmup_state.rng_key"
 
@@ -724,8 +730,8 @@ def test_the_message_names_the_latest_earlier_use():
             return a, b, c
     """, "NPL301")
     assert [d.span.line - OFFSET for d in found] == [4, 5]
-    assert "`jax.random.normal` on line " + str(OFFSET + 3) in found[0].message
-    assert "`jax.random.uniform` on line " + str(OFFSET + 4) in found[1].message
+    assert "`jax.random.normal` on line " + str(OFFSET + 3) in shown(found[0])
+    assert "`jax.random.uniform` on line " + str(OFFSET + 4) in shown(found[1])
     assert found[1].related[0].span.line == OFFSET + 4
 
 

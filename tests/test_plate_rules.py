@@ -273,6 +273,18 @@ def test_per_iteration_site_names_are_flagged_with_the_loop_related():
     assert found[0].related[0].span.line == HEADER.count("\n") + 3
 
 
+def test_only_latent_sites_in_a_loop_are_said_to_come_back_as_separate_scalars():
+    observed, latent = diagnostics("""
+        def model(y):
+            for i in range(len(y)):
+                numpyro.sample(f"y_{i}", dist.Normal(0, 1), obs=y[i])
+            for j in range(len(y)):
+                numpyro.sample(f"z_{j}", dist.Normal(0, 1))
+    """, "NPL203")
+    assert "separate scalars" not in observed.message and "compilation grow" in observed.message
+    assert "the posterior comes back as separate scalars" in latent.message
+
+
 def test_loops_over_literal_names_are_fine():
     assert plate_codes("""
         def model():

@@ -39,6 +39,10 @@ def test_batched_global_latent_under_nuts_is_pedantic_only():
     [diagnostic] = found(REGRESSION, "NPL202", PEDANTIC)
     assert diagnostic.pedantic and "Harmless under NUTS" in diagnostic.message
     assert "subsampling" not in diagnostic.message
+    # What NumPyro's `_validate_model` does in each case: MCMC raises, the enumerating ELBOs warn.
+    assert "raises \"Missing a plate statement\" for it when MCMC enumerates" in diagnostic.message
+    assert "warns under `TraceEnum_ELBO` and `TraceGraph_ELBO`" in diagnostic.message
+    assert "`infer_discrete` does not check it" in diagnostic.message
 
 
 def test_pedantic_is_selected_by_extend_select_in_pyproject_and_on_the_command_line(tmp_path):
@@ -62,6 +66,8 @@ def test_batched_global_latent_in_an_enumerated_model_is_a_default_error():
     """, "NPL202")
     assert diagnostic.severity == Severity.ERROR and not diagnostic.pedantic
     assert "discrete latent site under NUTS" in diagnostic.message
+    assert "raises \"Missing a plate statement\" for it under MCMC, only warns under `TraceEnum_ELBO`" in (
+        diagnostic.message)
 
 
 def test_enumeration_through_trace_enum_elbo_and_infer_discrete_predictive():
@@ -94,6 +100,34 @@ def test_observed_site_smaller_than_its_data_is_default():
     """, "NPL201")
     assert not diagnostic.pedantic and "`Predictive`" in diagnostic.message
     assert "subsampling" not in diagnostic.message
+
+
+def test_scalar_distribution_says_it_draws_one_value_only_when_predicting_with_the_data_none():
+    [diagnostic] = found("""
+        def model(N, y=None):
+            mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+            numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+    """, "NPL201")
+    assert not diagnostic.pedantic
+    assert "when you call the model with `y=None` for prediction" in diagnostic.message
+    assert "`Predictive` returns it unchanged" in diagnostic.message
+    assert "y.shape[0]` fails when `y` is None" in diagnostic.message
+    assert 'numpyro.plate("data", y.shape[0])' not in diagnostic.message
+
+
+def test_scalar_distribution_over_data_fixed_in_the_model_is_not_a_default_finding():
+    body = """
+        def model(x):
+            z = numpyro.sample("z", dist.Normal(0.0, 1.0))
+            numpyro.sample("listed", dist.Normal(z, 1.0), obs=jnp.array([1.0, 2.0, 3.0]))
+            numpyro.sample("column", dist.Normal(z, 1.0), obs=x[:, 0])
+        MCMC(NUTS(model), num_warmup=10, num_samples=10)
+    """
+    assert found(body, "NPL201") == []
+    pedantic = found(body, "NPL201", PEDANTIC)
+    assert [d.pedantic for d in pedantic] == [True, True]
+    assert all("The data is fixed in the model, so `Predictive` returns it unchanged" in d.message
+               for d in pedantic)
 
 
 def test_observed_site_as_large_as_its_data_is_pedantic_unless_the_model_enumerates_or_subsamples():
@@ -139,25 +173,6 @@ def test_extra_unplated_dimension_inside_a_plate_is_reported_by_default_also_thr
     """, "NPL206")
     assert [(d.span.line - HEADER.count("\n"), d.pedantic) for d in diagnostics] == [(3, False)]
     assert "Missing a plate statement" in diagnostics[0].message
-
-
-def test_learned_centering_on_a_batched_site_outside_a_plate_through_a_wrapper_and_a_with_block():
-    diagnostics = found("""
-        from numpyro.handlers import reparam
-        from numpyro.infer.reparam import LocScaleReparam
-
-        def model(K, tau):
-            numpyro.sample("theta", dist.Normal(jnp.zeros(K), tau))
-            with numpyro.plate("k", K):
-                numpyro.sample("eta", dist.Normal(0.0, tau))
-            with reparam(config={"phi": LocScaleReparam(None)}):
-                numpyro.sample("phi", dist.Normal(0.0, tau).expand([K]))
-
-        fitted = reparam(model, config={"theta": LocScaleReparam(), "eta": LocScaleReparam()})
-        MCMC(NUTS(fitted), num_warmup=10, num_samples=10)
-    """, "NPL502")
-    assert [d.span.line - HEADER.count("\n") for d in diagnostics] == [6, 10]
-    assert "`theta_centered` is one value shared by every element" in diagnostics[0].message
 
 
 def test_outputs_say_which_findings_are_pedantic(tmp_path):

@@ -349,6 +349,23 @@ def test_improper_uniform_on_a_latent_site_is_flagged():
     """, "NPL403") == [3, 4]
 
 
+def test_improper_uniform_suggests_a_proper_prior_for_its_support():
+    ordered, positive, interval, unknown = diagnostics("""
+        def model(K, support, y=None):
+            c = numpyro.sample("c", dist.ImproperUniform(dist.constraints.ordered_vector, (), event_shape=(K,)))
+            s = numpyro.sample("s", dist.ImproperUniform(constraints.positive, (), ()))
+            u = numpyro.sample("u", dist.ImproperUniform(support=constraints.interval(0.0, 2.0),
+                                                         batch_shape=(), event_shape=()))
+            v = numpyro.sample("v", dist.ImproperUniform(support, (), ()))
+            numpyro.sample("y", dist.OrderedLogistic(s * u * v, c), obs=y)
+    """, "NPL403")
+    assert "(`ordered_vector`)" in ordered.message and "transforms.OrderedTransform()" in ordered.message
+    assert "HalfNormal" not in ordered.message and "Uniform(low, high)" not in ordered.message
+    assert "(`positive`): `HalfNormal(10)` or `LogNormal(0, 1)`" in positive.message
+    assert "(`interval`): `Uniform(low, high)`" in interval.message
+    assert "`Normal(0, 10)` for a real value, `HalfNormal` for a positive one" in unknown.message
+
+
 def test_improper_uniform_on_an_observed_site_is_not_flagged():
     assert found("""
         def model(y):

@@ -24,3 +24,11 @@ def test_every_code_has_a_page_linked_from_the_index():
     for name in files:
         if name != "README.md":
             assert f"]({name})" in index
+
+
+def test_a_retired_code_is_never_given_to_a_rule_and_the_index_says_why():
+    from numpyro_lint.codes import RETIRED_CODES, RULE_NAMES
+    from numpyro_lint.rule_docs import index_markdown
+
+    assert not set(RETIRED_CODES) & set(RULE_NAMES)
+    assert "- NPL502: learned-centering-outside-plate, retired" in index_markdown()

@@ -160,3 +160,14 @@ def test_notebook_diagnostics_go_to_their_cell_and_cross_cell_fixes_are_dropped(
     assert fix_payload(snapshot, across, "utf-16") is None
     assert [a.title for a in quick_fix_actions(second, diagnostics[1], snapshot, "utf-16", True)] == []
     assert fix_all_edits(snapshot, snapshot.text.replace("x = 1", "z = 1"), "utf-16") == []
+
+
+def test_a_notebook_message_names_the_other_place_by_code_cell_and_line_with_a_related_location():
+    cells = [("nb#1", 1, "import jax\nfrom numpyro.infer import MCMC, NUTS, Predictive\nkey = jax.random.PRNGKey(0)"),
+             ("nb#3", 1, "mcmc = MCMC(NUTS(model), num_warmup=9, num_samples=9)\nmcmc.run(key, x)"),
+             ("nb#4", 1, "Predictive(model, mcmc.get_samples())(key, x)")]
+    snapshot = notebook_snapshot("file:///nb.ipynb", 1, "/nb.ipynb", cells)
+    (published,) = lsp_diagnostics(snapshot, lint_text(snapshot.text).diagnostics, "utf-16")["nb#4"]
+    assert "`key` was already consumed by `mcmc.run` on cell 2, line 2;" in published.message
+    (related,) = published.related_information
+    assert related.location.uri == "nb#3" and related.location.range.start == types.Position(1, 9)

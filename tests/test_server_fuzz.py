@@ -38,6 +38,7 @@ from server_helpers import (
 )
 
 from numpyro_lint.config import settings_from_mapping
+from numpyro_lint.diagnostic import render_message
 from numpyro_lint.linter import lint_text
 
 pytestmark = [pytest.mark.filterwarnings("error", category=LspSpecificationWarning), pytest.mark.slow]
@@ -65,8 +66,8 @@ def expected_diagnostics(text: str, path: Path) -> list[tuple[str, types.Range, 
         return types.Position(line - 1, utf16_units(lines[line - 1][:col]))
 
     result = lint_text(text, str(path), settings_from_mapping(INIT_OPTIONS))
-    return [(d.code, types.Range(at(d.span.line, d.span.col), at(d.span.end_line, d.span.end_col)), d.message)
-            for d in result.diagnostics]
+    return [(d.code, types.Range(at(d.span.line, d.span.col), at(d.span.end_line, d.span.end_col)),
+             render_message(d.message, lambda line: (None, line))) for d in result.diagnostics]
 
 
 def published(diagnostics: list[types.Diagnostic]) -> list[tuple[str, types.Range, str]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Callable
 
 DOCS_BASE_URL = "https://github.com/numpyro-lint/numpyro-lint/blob/main/docs/rules"
 
@@ -71,3 +73,25 @@ class Diagnostic:
 
 def rule_url(code: str) -> str:
     return f"{DOCS_BASE_URL}/{code}.md"
+
+
+# A message that names another place in the file writes `line_reference(n)`; whoever shows the message
+# renders it as positions are shown there (`render_message`): "line 12" in a file, "cell 3, line 4" in a
+# notebook, where `n` (a line of the joined code cells) would mean nothing to the user.
+_LINE_REFERENCE = re.compile(r"line \u27e8(\d+)\u27e9")
+
+
+def line_reference(line: int) -> str:
+    """Line `line` of the analysed text, inside a message; see `render_message`."""
+    return f"line \u27e8{line}\u27e9"
+
+
+def line_label(cell: int | None, line: int) -> str:
+    """A line as messages name it: "line 4", or "cell 3, line 4" in a notebook (code cells counted)."""
+    return f"cell {cell}, line {line}" if cell is not None else f"line {line}"
+
+
+def render_message(message: str, position: Callable[[int], tuple[int | None, int]]) -> str:
+    """`message` with its line references written out; `position` maps a line of the analysed text to
+    (code cell number or None, line within the cell)."""
+    return _LINE_REFERENCE.sub(lambda match: line_label(*position(int(match.group(1)))), message)

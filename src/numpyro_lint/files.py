@@ -28,11 +28,12 @@ class Document:
 
     path: str
     text: str
-    #: (cell number, first line of the cell in `text`), for notebooks; empty for plain files.
+    #: (code cell number, first line of the cell in `text`), for notebooks; empty for plain files. Code
+    #: cells are counted, not markdown ones, as ruff and the language server number them.
     cells: tuple[tuple[int, int], ...] = field(default=())
 
     def cell_position(self, line: int) -> tuple[int | None, int]:
-        """(1-based cell number or None, line within the cell) of a line of `text`."""
+        """(1-based code cell number or None, line within the cell) of a line of `text`."""
         if not self.cells:
             return None, line
         cell, start = self.cells[0]
@@ -73,9 +74,8 @@ def _notebook_document(path: str, data: bytes) -> Document:
     parts: list[str] = []
     starts: list[tuple[int, int]] = []
     line = 1
-    for number, cell in enumerate(cells, start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
+    code_cells = [cell for cell in cells if isinstance(cell, dict) and cell.get("cell_type") == "code"]
+    for number, cell in enumerate(code_cells, start=1):
         source = cell.get("source", "")
         text = "".join(source) if isinstance(source, list) else str(source)
         text = mask_cell(text)

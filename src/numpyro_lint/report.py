@@ -9,7 +9,7 @@ from typing import Sequence
 
 from numpyro_lint import __version__
 from numpyro_lint.codes import RULE_NAMES
-from numpyro_lint.diagnostic import Diagnostic, Fix, Severity, Span, rule_url
+from numpyro_lint.diagnostic import Diagnostic, Fix, Severity, Span, render_message, rule_url
 from numpyro_lint.files import Document
 
 FORMATS = ("text", "json", "github", "sarif")
@@ -35,6 +35,10 @@ def _position_text(document: Document, span: Span) -> str:
     return f"{prefix}{line}:{span.col + 1}"
 
 
+def _message(document: Document, message: str) -> str:
+    return render_message(message, document.cell_position)
+
+
 def format_text(reports: Sequence[FileReport], errors: Sequence[tuple[str, str]], statistics: bool) -> str:
     lines = []
     for path, message in errors:
@@ -52,7 +56,7 @@ def format_text(reports: Sequence[FileReport], errors: Sequence[tuple[str, str]]
         lines.append(
             f"{document.path}:{_position_text(document, diagnostic.span)}: {diagnostic.code}{mark}"
             f"{' (pedantic)' if diagnostic.pedantic else ''} "
-            f"{diagnostic.message}"
+            f"{_message(document, diagnostic.message)}"
         )
     total = len(diagnostics)
     if total:
@@ -86,7 +90,7 @@ def diagnostic_json(document: Document, diagnostic: Diagnostic) -> dict:
     cell, _ = document.cell_position(diagnostic.span.line)
     return {
         "code": diagnostic.code,
-        "message": diagnostic.message,
+        "message": _message(document, diagnostic.message),
         "filename": document.path,
         "location": _location(document, diagnostic.span.line, diagnostic.span.col),
         "end_location": _location(document, diagnostic.span.end_line, diagnostic.span.end_col),
@@ -97,7 +101,8 @@ def diagnostic_json(document: Document, diagnostic: Diagnostic) -> dict:
         "noqa_row": document.cell_position(diagnostic.span.line)[1],
         "cell": cell,
         "related": [
-            {"message": related.message, "location": _location(document, related.span.line, related.span.col),
+            {"message": _message(document, related.message),
+             "location": _location(document, related.span.line, related.span.col),
              "end_location": _location(document, related.span.end_line, related.span.end_col)}
             for related in diagnostic.related
         ],
@@ -131,7 +136,7 @@ def format_github(reports: Sequence[FileReport], errors: Sequence[tuple[str, str
                 f"title={_escape_property(f'numpyro-lint ({d.code})')},file={_escape_property(document.path)},"
                 f"line={line},col={d.span.col + 1},endLine={end_line},endColumn={d.span.end_col + 1}"
             )
-            text = f"{document.path}:{_position_text(document, d.span)}: {d.code} {d.message}"
+            text = f"{document.path}:{_position_text(document, d.span)}: {d.code} {_message(document, d.message)}"
             lines.append(f"::{level} {properties}::{_escape_data(text)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -161,7 +166,7 @@ def format_sarif(reports: Sequence[FileReport], summaries: dict[str, str]) -> st
             result = {
                 "ruleId": d.code,
                 "level": _SARIF_LEVELS[d.severity],
-                "message": {"text": d.message},
+                "message": {"text": _message(document, d.message)},
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": {"uri": document.path.replace("\\", "/")},

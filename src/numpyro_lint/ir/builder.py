@@ -978,22 +978,11 @@ class _FunctionBuilder:
         if isinstance(config, ast.Name) and config.id in self.module.module_dicts:
             config = self.module.module_dicts[config.id]
         covered = None
-        learned: frozenset[str] = frozenset()
         if isinstance(config, ast.Dict) and all(
             isinstance(key, ast.Constant) and isinstance(key.value, str) for key in config.keys
         ):
             covered = frozenset(key.value for key in config.keys)  # type: ignore[union-attr]
-            learned = frozenset(key.value for key, value in zip(config.keys, config.values)  # type: ignore[union-attr]
-                                if self._learns_centering(value))
-        return ReparamConfig(covered, self.module.span(node), learned)
-
-    def _learns_centering(self, node: ast.expr) -> bool:
-        """`LocScaleReparam()`, `LocScaleReparam(None)`, `LocScaleReparam(centered=None)`."""
-        if not isinstance(node, ast.Call) or not (self.imports.qualify(node.func) or "").endswith(
-                "LocScaleReparam"):
-            return False
-        centered = next((k.value for k in node.keywords if k.arg == "centered"), node.args[0] if node.args else None)
-        return centered is None or (isinstance(centered, ast.Constant) and centered.value is None)
+        return ReparamConfig(covered, self.module.span(node))
 
     def _branch(self, kind: str, test: ast.expr, context: Context) -> Deps:
         expression = self.make_expr(test, context)

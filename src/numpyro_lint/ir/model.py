@@ -63,8 +63,6 @@ class ReparamConfig:
 
     covered: frozenset[str] | None
     span: Span
-    #: Sites given `LocScaleReparam()` with `centered=None`: a centering learned as a `numpyro.param`.
-    learned_centering: frozenset[str] = frozenset()
 
     def covers(self, site_name: str | None) -> bool:
         return self.covered is None or (site_name is not None and site_name in self.covered)

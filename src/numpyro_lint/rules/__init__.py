@@ -12,7 +12,6 @@ from numpyro_lint.rules.host_randomness import ModelHostRandomness
 from numpyro_lint.rules.improper_prior import ImproperPrior
 from numpyro_lint.rules.inplace_array_update import InplaceArrayUpdate
 from numpyro_lint.rules.key_reuse import KeyReuse, KeyUsedAfterSplit
-from numpyro_lint.rules.learned_centering import LearnedCenteringOutsidePlate
 from numpyro_lint.rules.model_io import ModelIO
 from numpyro_lint.rules.mutates_outer_state import ModelMutatesOuterState
 from numpyro_lint.rules.obs_without_plate import ObsWithoutPlate
@@ -47,7 +46,6 @@ ALL_RULES: tuple[Rule, ...] = (
     ImproperPrior(),
     SupportMismatch(),
     CenteredHierarchy(),
-    LearnedCenteringOutsidePlate(),
 )
 
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}

@@ -37,8 +37,12 @@ class BatchedLatentWithoutPlate(Rule):
     nor that they form one vector-valued variable (`.to_event(1)`). Under plain NUTS and `Trace_ELBO`
     this is harmless: NumPyro's own plate check is loose there and the log-density is the same. Under
     enumeration NumPyro allocates enumeration dimensions to the left of the plates it knows, so an
-    undeclared batch dimension collides with them ("Missing a plate statement" is an error), and
-    `TraceGraph_ELBO` warns about it. A vector of *different* parameters (`jnp.array([4.0, 1.0])`) is
+    undeclared batch dimension can collide with them. NumPyro's check (`numpyro.util._validate_model`)
+    then says so in different ways: MCMC with enumerated discrete latent sites raises
+    "Missing a plate statement" (`initialize_model` validates with `plate_warning="error"`);
+    `TraceEnum_ELBO` and `TraceGraph_ELBO` only warn (`plate_warning="strict"`); `infer_discrete`
+    does not check at all, so a collision there shows up as wrong shapes or values. A vector of
+    *different* parameters (`jnp.array([4.0, 1.0])`) is
     one vector-valued variable: declare it with `.to_event(1)`, never with a plate.
 
     ## Example
@@ -126,14 +130,16 @@ def mixture(data, K=3):
                               "for one vector-valued variable.")
                 if function.enumerates:
                     yield self.diagnostic(span, (
-                        f"{found}: this model enumerates ({function.enumerates}), and NumPyro then needs every "
-                        "batch dimension declared, or it fails with \"Missing a plate statement\" or "
-                        f"mis-broadcasts the enumerated values. {remedy}"), severity=Severity.ERROR, pedantic=False)
+                        f"{found}: this model enumerates ({function.enumerates}), and an undeclared batch "
+                        "dimension can collide with the enumeration dimensions. NumPyro raises \"Missing a plate "
+                        "statement\" for it under MCMC, only warns under `TraceEnum_ELBO`, and `infer_discrete` "
+                        f"does not check it at all. {remedy}"), severity=Severity.ERROR, pedantic=False)
                 else:
                     yield self.diagnostic(span, (
-                        f"{found}. Harmless under NUTS and `Trace_ELBO`, but NumPyro raises \"Missing a plate "
-                        "statement\" once the model enumerates (`TraceEnum_ELBO`, discrete latents under NUTS, "
-                        f"`infer_discrete`) and warns under `TraceGraph_ELBO`. {remedy}"))
+                        f"{found}. Harmless under NUTS and `Trace_ELBO`. Once the model enumerates, NumPyro "
+                        "raises \"Missing a plate statement\" for it when MCMC enumerates discrete latent sites, "
+                        "warns under `TraceEnum_ELBO` and `TraceGraph_ELBO`, and `infer_discrete` does not check "
+                        f"it. {remedy}"))
 
 
 def _different_values(function: FunctionIR, distribution: Distribution) -> bool:

@@ -52,7 +52,9 @@ class CenteredHierarchy(Rule):
             theta = numpyro.deterministic("theta", mu + tau * theta_raw)
             numpyro.sample("obs", dist.Normal(theta, sigma), obs=y)
     ```
-    With much data per group the centered form can sample better; then add `# noqa: NPL501`.
+    With much data per group the centered form is fine, often better (the likelihood, not the group
+    scale, then shapes each group value, and the non-centered form gets the funnel instead); the message
+    says so, and `# noqa: NPL501` keeps it.
     When the file fits the model only with SVI or SteinVI the finding is pedantic: the message then
     speaks of the guide's fit, not of NUTS.
 
@@ -137,7 +139,9 @@ def model(group, n_groups, y=None):
                 f"(`{scale.text}`) that depends on the latent {site_names(function, parents)}. When that scale "
                 f"is small the group values are pinned together: {consequence}. Non-center it with "
                 "LocScaleReparam(0), or sample a standard normal and shift/scale it: "
-                f"`@reparam(config={{\"{site.name or '<name>'}\": LocScaleReparam(0)}})`."
+                f"`@reparam(config={{\"{site.name or '<name>'}\": LocScaleReparam(0)}})`. When each group has "
+                "much data the centered form is fine, often better (the data pins each group value down); "
+                "keep it then, with `# noqa: NPL501`."
             ), related=tuple(
                 RelatedLocation(function.sites[i].span, f"the scale of `{name}` depends on this latent site")
                 for i in sorted(parents)

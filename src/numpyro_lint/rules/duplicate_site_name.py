@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from numpyro_lint.diagnostic import Diagnostic, RelatedLocation
+from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, line_reference
 from numpyro_lint.rules.base import Rule, models
 
 
@@ -78,7 +78,7 @@ def model():
                 if earlier:
                     first = earlier[0]
                     yield self.diagnostic(site.span, (
-                        f"Site name \"{site.name}\" is already used on line {first.span.line} of "
+                        f"Site name \"{site.name}\" is already used on {line_reference(first.span.line)} of "
                         f"`{function.name}`: NumPyro needs unique site names in one trace. Rename one."
                     ), related=(RelatedLocation(first.span, f"first site named \"{site.name}\""),))
                 seen.setdefault(site.name, []).append(site)

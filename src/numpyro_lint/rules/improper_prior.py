@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from numpyro_lint.diagnostic import Diagnostic
-from numpyro_lint.ir.model import Site
+from numpyro_lint.ir.model import Distribution, Site
 from numpyro_lint.rules.base import Rule, prior_sites
 
 
@@ -30,6 +31,17 @@ class ImproperPrior(Rule):
     def model(y=None):
         mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
         numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+    ```
+
+    The message suggests a proper prior for the `ImproperUniform`'s support: `Normal` for `real`,
+    `HalfNormal` or `LogNormal` for `positive`, `Dirichlet` for `simplex`, `LKJCholesky` for
+    `corr_cholesky`, and for `ordered_vector` (ordinal cutpoints) a proper prior pushed through
+    `OrderedTransform`:
+    ```python
+    from numpyro.distributions import transforms
+
+    c = numpyro.sample("c", dist.TransformedDistribution(
+        dist.Normal(0.0, 10.0).expand([K - 1]).to_event(1), transforms.OrderedTransform()))
     ```
 
     ## Fix safety
@@ -78,9 +90,8 @@ def model(y=None):
             yield self.diagnostic(distribution.span, (
                 f"`{distribution.callee_text}` on `{site.name or site.name_expr.text}` is an improper prior: "
                 "it has no normalizing constant, so the posterior can be improper (NUTS drifts and never "
-                "converges) and prior or predictive sampling cannot draw from it. Give it a proper prior "
-                "for its support, e.g. `Normal(0, 10)` for a real value, `HalfNormal` for a positive one, "
-                "`Uniform(low, high)` for an interval; or add its density with `numpyro.factor`."
+                "converges) and prior or predictive sampling cannot draw from it. "
+                f"{_proper_prior(distribution)}; or add its density with `numpyro.factor`."
             ))
 
 
@@ -89,3 +100,36 @@ def _gives_density(other: Site, index: int) -> bool:
     if other.kind == "factor":
         return other.value is not None and index in other.value.deps.sites
     return other.is_observed and other.obs is not None and index in other.obs.deps.sites
+
+
+#: A proper prior to suggest for each support of `numpyro.distributions.constraints` (`K` the length).
+PROPER_PRIORS = {
+    "real": "`Normal(0, 10)` (a scale that fits your data)",
+    "real_vector": "`Normal(0, 10).expand([K]).to_event(1)`",
+    "positive": "`HalfNormal(10)` or `LogNormal(0, 1)`",
+    "nonnegative": "`HalfNormal(10)` or `Exponential(0.1)`",
+    "unit_interval": "`Beta(1, 1)` (uniform on [0, 1])",
+    "interval": "`Uniform(low, high)` with the interval's bounds",
+    "greater_than": "a shifted `HalfNormal`: `TransformedDistribution(HalfNormal(10), AffineTransform(low, 1))`",
+    "ordered_vector": ("ordered draws of a proper prior: `TransformedDistribution(Normal(0, 10).expand([K])"
+                       ".to_event(1), transforms.OrderedTransform())`"),
+    "positive_ordered_vector": ("positive ordered draws of a proper prior: `TransformedDistribution("
+                                "Normal(0, 1).expand([K]).to_event(1), "
+                                "[transforms.OrderedTransform(), transforms.ExpTransform()])`"),
+    "simplex": "`Dirichlet(jnp.ones(K))`",
+    "corr_cholesky": "`LKJCholesky(K, concentration=1.0)`",
+    "corr_matrix": "`LKJ(K, concentration=1.0)`",
+    "positive_definite": "`Wishart` or scales times an `LKJ` correlation",
+    "lower_cholesky": "scales times an `LKJCholesky` factor",
+}
+_SUPPORT = re.compile(r"(\w+)\s*(?:\(.*\))?\s*$", re.DOTALL)
+
+
+def _proper_prior(distribution: Distribution) -> str:
+    """What to use instead, for the `ImproperUniform`'s support when it is a known constraint."""
+    support = distribution.param("support")
+    found = _SUPPORT.search(support.text) if support is not None else None
+    if found is not None and found.group(1) in PROPER_PRIORS:
+        return f"Give it a proper prior on its support (`{found.group(1)}`): {PROPER_PRIORS[found.group(1)]}"
+    return ("Give it a proper prior for its support, e.g. `Normal(0, 10)` for a real value, `HalfNormal` for a "
+            "positive one, `Uniform(low, high)` for an interval")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from numpyro_lint.diagnostic import Diagnostic, RelatedLocation
+from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, line_reference
 from numpyro_lint.ir.keyflow import warmup_receiver
 from numpyro_lint.ir.model import KeyEvent, KeyUse, ModuleIR
 from numpyro_lint.rules.base import Rule
@@ -177,28 +177,28 @@ def fit(model, x):
             if event.loop_span is not None:
                 message = (
                     f"`{use.key_text}` is consumed by {describe(use)} on every iteration of the "
-                    f"{event.loop_kind} loop on line {event.loop_span.line}, and the loop never rebinds it: "
+                    f"{event.loop_kind} loop on {line_reference(event.loop_span.line)}, and the loop never rebinds it: "
                     "every iteration gets the same random numbers. Split inside the loop "
                     f"(`{use.key_text}, subkey = random.split({use.key_text})`) or use "
                     f"`random.fold_in({use.key_text}, i)`."
                 )
             elif (receiver := warmup_receiver(event)) is not None:
                 message = (
-                    f"`{use.key_text}` was already given to `{first.consumer}` on line {first.span.line}: "
+                    f"`{use.key_text}` was already given to `{first.consumer}` on {line_reference(first.span.line)}: "
                     f"`{use.consumer}` replaces the post-warmup state's key with the one it is given, so "
                     "sampling replays the warmup's random numbers. Continue the warmup's key stream: "
                     f"`{receiver}.run({receiver}.post_warmup_state.rng_key, ...)`."
                 )
             elif use.consumer_kind == "split" or use.splits:
                 message = (
-                    f"`{use.key_text}` was already consumed by {describe(first)} on line {first.span.line}; "
+                    f"`{use.key_text}` was already consumed by {describe(first)} on {line_reference(first.span.line)}; "
                     f"splitting it afterwards in {describe(use)} uses it twice: JAX's `jax_debug_key_reuse` "
                     f"raises on this. Split before the first use (`{first.key_text}, subkey = random.split("
                     f"{first.key_text})`) and give that use the subkey."
                 )
             else:
                 message = (
-                    f"`{use.key_text}` was already consumed by {describe(first)} on line {first.span.line}; "
+                    f"`{use.key_text}` was already consumed by {describe(first)} on {line_reference(first.span.line)}; "
                     f"reusing it in {describe(use)} here repeats the same random numbers, so the two are "
                     f"not independent. Split it first (`{first.key_text}, subkey = random.split("
                     f"{first.key_text})`) and give each use its own key."
@@ -268,12 +268,13 @@ def draw(key):
             if event.loop_span is not None and first.span == use.span:
                 yield self.diagnostic(use.span, (
                     f"`{use.key_text}` is split by {describe(use)} on every iteration of the {event.loop_kind} "
-                    f"loop on line {event.loop_span.line} and never rebound: every iteration makes the same "
+                    f"loop on {line_reference(event.loop_span.line)} and never rebound: every iteration makes the same "
                     f"children. Rebind it: `{use.key_text}, subkey = random.split({use.key_text})`."
                 ), related=related(event))
                 continue
-            where = (f"in the previous iteration of the {event.loop_kind} loop on line {event.loop_span.line}"
-                     if event.loop_span is not None else f"on line {first.span.line}")
+            where = (f"in the previous iteration of the {event.loop_kind} loop on "
+                     f"{line_reference(event.loop_span.line)}"
+                     if event.loop_span is not None else f"on {line_reference(first.span.line)}")
             message = (
                 f"`{use.key_text}` is used by {describe(use)} after {describe(first)} split it {where}: "
                 "a split consumes its key, and drawing with the parent too correlates its draws with the "

@@ -33,34 +33,38 @@ class ObsWithoutPlate(Rule):
     `numpyro.plate_stack`, or held by every caller of the function that holds the site.
 
     Reported by default when it changes results: the distribution visibly describes one value (scalar
-    parameters, as in `Normal(mu, 1)` with a scalar `mu`) while the data has many, or the model
-    enumerates (`infer={"enumerate": ...}`, `config_enumerate`, discrete latents under NUTS,
-    `TraceEnum_ELBO`, `infer_discrete`) or subsamples. Otherwise (the distribution is as large as the
-    data, `Normal(X @ beta, sigma)`) the finding is pedantic.
+    parameters, as in `Normal(mu, 1)` with a scalar `mu`) while the data, an argument of the model, has
+    many; or the model enumerates (`infer={"enumerate": ...}`, `config_enumerate`, discrete latents
+    under NUTS, `TraceEnum_ELBO`, `infer_discrete`) or subsamples. Otherwise the finding is pedantic:
+    the distribution is as large as the data (`Normal(X @ beta, sigma)`), or the data is fixed in the
+    model (`obs=jnp.array([1.0, 2.0])`, a slice of an argument), so it is never None and `Predictive`
+    returns it unchanged.
 
     Not flagged: scalar data; multivariate distributions (`MultivariateNormal`, `Dirichlet`...), whose
     array data can be one event; per-step data inside a `numpyro.contrib.control_flow.scan` step.
 
     ## Why is this bad?
     NumPyro sums the log-density over the data either way, so NUTS and `Trace_ELBO` fit the same
-    posterior. But a distribution with scalar parameters describes one value: `Predictive` and prior
-    predictive checks then draw one value instead of one per data point. Under enumeration NumPyro
-    requires every batch dimension to be declared by a plate, and with subsampling only a plate tells
-    it how to rescale a likelihood. Elsewhere a plate documents that the observations are
+    posterior, and `Predictive` returns observed values unchanged. But when you call the model with the
+    data argument None to predict, a distribution with scalar parameters describes one value:
+    `Predictive` and prior predictive checks then draw one value instead of one per data point.
+    Under enumeration NumPyro requires every batch dimension to be declared by a plate, and with
+    subsampling only a plate tells it how to rescale a likelihood. Elsewhere a plate documents that the observations are
     conditionally independent, which is why the finding is pedantic there.
 
     ## Example
     ```python
-    def model(y):
+    def model(y=None):
         mu = numpyro.sample("mu", dist.Normal(0, 1))
         numpyro.sample("y", dist.Normal(mu, 1), obs=y)
     ```
 
     ## Use instead
+    The plate's size cannot be `y.shape[0]` when `y` is None, so the model takes it as an argument:
     ```python
-    def model(y):
+    def model(N, y=None):
         mu = numpyro.sample("mu", dist.Normal(0, 1))
-        with numpyro.plate("data", y.shape[0]):
+        with numpyro.plate("data", N):
             numpyro.sample("y", dist.Normal(mu, 1), obs=y)
     ```
     If the values form one vector-valued observation, declare it: `dist.Normal(mu, 1).to_event(1)`.
@@ -120,8 +124,8 @@ import numpyro.distributions as dist
 def model(x, y):
     mu = numpyro.sample("mu", dist.Normal(0, 1))
     numpyro.sample("y", dist.Normal(mu, 1), obs=y)  # expect
-    numpyro.sample("first", dist.Normal(mu, 1), obs=x[:, 0])  # expect
-    numpyro.sample("listed", dist.Normal(mu, 1), obs=[1.0, 2.0])  # expect
+    numpyro.sample("first", dist.Normal(mu, 1), obs=x[:, 0])  # expect: pedantic
+    numpyro.sample("listed", dist.Normal(mu, 1), obs=[1.0, 2.0])  # expect: pedantic
 """,
         """
 import numpyro
@@ -148,14 +152,19 @@ def regression(X, y):
                 assert site.obs is not None
                 name = site.name or site.name_expr.text
                 found = f"Observed site \"{name}\" gets {what} outside any plate and without `.to_event()`"
-                plate = _plate_text(function, site.obs.name)
+                # `Predictive` returns observed values unchanged: only a model called with the data
+                # argument None draws them, and then `y.shape[0]` cannot size the plate.
+                predicted = what.startswith("the argument") and draws_one_value(function, site)
+                plate = _plate_text(function, site.obs.name, predicted)
                 remedy = (f"Wrap it in {plate}, or add `.to_event(1)` if the values are one vector-valued "
                           "observation.")
-                if draws_one_value(function, site):
+                if predicted:
                     yield self.diagnostic(site.obs.span, (
-                        f"{found}, but its distribution has scalar parameters: it describes one value, not one "
-                        "per data point, so `Predictive` and prior predictive checks draw one value instead of "
-                        f"one per observation (the fitted posterior is unaffected). {remedy}"))
+                        f"{found}, but its distribution has scalar parameters: when you call the model with "
+                        f"`{site.obs.name}=None` for prediction, it describes one value, not one per data "
+                        "point, so `Predictive` and prior predictive checks draw one value instead of one per "
+                        "observation (given the data, `Predictive` returns it unchanged, and the fitted "
+                        f"posterior is unaffected). {remedy}"))
                 elif function.enumerates:
                     yield self.diagnostic(site.obs.span, (
                         f"{found}: this model enumerates ({function.enumerates}), and NumPyro then requires "
@@ -166,19 +175,22 @@ def regression(X, y):
                         f"{found}: this model subsamples, and only a plate tells NumPyro how to rescale a "
                         f"likelihood to the full data. {remedy}"))
                 else:
+                    size = ("The data is fixed in the model, so `Predictive` returns it unchanged"
+                            if draws_one_value(function, site) else "The distribution is as large as the data")
                     yield self.diagnostic(site.obs.span, (
-                        f"{found}. The distribution is as large as the data, so NUTS, SVI and `Predictive` are "
-                        "right; a plate declares that the observations are conditionally independent, which "
-                        f"enumeration requires. {remedy}"), pedantic=True)
+                        f"{found}. {size}, so NUTS, SVI and `Predictive` are right; a plate declares that the "
+                        f"observations are conditionally independent, which enumeration requires. {remedy}"),
+                        pedantic=True)
 
 
-def _plate_text(function: FunctionIR, observed: str | None) -> str:
-    """The plate to suggest: over `y.shape[0]`, unless `y` defaults to None (prior predictive runs)."""
+def _plate_text(function: FunctionIR, observed: str | None, predicted: bool) -> str:
+    """The plate to suggest: over `y.shape[0]`, unless `y` is None in the runs that matter: it defaults to
+    None, or the finding is about calling the model with `y=None`; then over a size argument."""
     if observed is None:
         return "a plate"
-    if any(p.name == observed and p.default_text == "None" for p in function.params):
-        return (f"`with numpyro.plate(\"data\", N):` (`N` the number of observations, passed in: `{observed}` "
-                "is None in prior predictive runs)")
+    if predicted or any(p.name == observed and p.default_text == "None" for p in function.params):
+        return (f"`with numpyro.plate(\"data\", N):` with `N` a size argument of the model (the number of "
+                f"observations): `{observed}.shape[0]` fails when `{observed}` is None")
     return f"`with numpyro.plate(\"data\", {observed}.shape[0]):`"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, Span
+from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, Span, line_reference
 from numpyro_lint.ir.model import Argument, Call, Context, FunctionIR, ModuleIR
 from numpyro_lint.ir.models import PRIMITIVES, index_functions, resolve_function_refs
 from numpyro_lint.ir.plates import call_at
@@ -142,8 +142,8 @@ def model(T):
             if primitive.inner is not None:
                 related.append(RelatedLocation(primitive.inner, "the primitive in the helper"))
             yield self.diagnostic(primitive.span, (
-                f"{primitive.text} runs inside a function given to `{callee}` (line {at.line}): JAX traces "
-                "that function once, so NumPyro sees one site instead of one per step or element; under "
+                f"{primitive.text} runs inside a function given to `{callee}` ({line_reference(at.line)}): "
+                "JAX traces that function once, so NumPyro sees one site instead of one per step or element; under "
                 "MCMC or SVI its value leaks as a tracer or repeats for every step. "
                 f"Use {INSTEAD.get(short, '`numpyro.contrib.control_flow.scan`')} instead."
             ), related=tuple(related))

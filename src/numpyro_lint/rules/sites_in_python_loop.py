@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from numpyro_lint.diagnostic import Diagnostic, RelatedLocation
+from numpyro_lint.diagnostic import Diagnostic, RelatedLocation, line_reference
 from numpyro_lint.ir.model import Loop, Site
 from numpyro_lint.rules.base import Rule, models
 
@@ -23,8 +23,8 @@ class SitesInPythonLoop(Rule):
 
     ## Why is this bad?
     The loop is unrolled when the model is traced: N iterations make N separate sites, so tracing and
-    compilation grow with N (minutes for thousands), the posterior comes back as N scalar arrays, and
-    vectorized inference is lost.
+    compilation grow with N (minutes for thousands), the posterior of latent sites comes back as N
+    scalar arrays, and vectorized inference is lost.
 
     ## Example
     ```python
@@ -88,10 +88,12 @@ def model(y, T):
                 if loop is None:
                     continue
                 what = {"for": "`for` loop", "while": "`while` loop", "comprehension": "comprehension"}[loop.kind]
+                # An observed site has no posterior: only the cost of unrolling applies to it.
+                scalars = "" if site.is_observed else " and the posterior comes back as separate scalars"
                 yield self.diagnostic(site.span, (
-                    f"Site name `{site.name_expr.text}` changes on every iteration of the {what} on line "
-                    f"{loop.span.line}: the loop unrolls into one site per iteration, so tracing and "
-                    "compilation grow with its length and the posterior comes back as separate scalars. "
+                    f"Site name `{site.name_expr.text}` changes on every iteration of the {what} on "
+                    f"{line_reference(loop.span.line)}: the loop unrolls into one site per iteration, so "
+                    f"tracing and compilation grow with its length{scalars}. "
                     "Vectorize with `numpyro.plate`, or use `numpyro.contrib.control_flow.scan` when each "
                     "step depends on the previous one."
                 ), related=(RelatedLocation(loop.span, f"the {what}"),))

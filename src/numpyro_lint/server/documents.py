@@ -28,7 +28,7 @@ from typing import Any, Iterable
 
 from lsprotocol import types
 
-from numpyro_lint.diagnostic import Diagnostic, Fix, Severity, Span, rule_url
+from numpyro_lint.diagnostic import Diagnostic, Fix, Severity, Span, render_message, rule_url
 from numpyro_lint.server.snapshot import Part, Snapshot
 from numpyro_lint.source import SourceText
 
@@ -120,12 +120,12 @@ def lsp_diagnostic(snapshot: Snapshot, part: Part, diagnostic: Diagnostic, encod
         if related_part is not None:
             related.append(types.DiagnosticRelatedInformation(
                 types.Location(related_part.uri, client_range(snapshot, related_part, location.span, encoding)),
-                location.message,
+                render_message(location.message, snapshot.cell_position),
             ))
     span = diagnostic.span
     return types.Diagnostic(
         range=client_range(snapshot, part, span, encoding),
-        message=diagnostic.message,
+        message=render_message(diagnostic.message, snapshot.cell_position),
         severity=_SEVERITIES[diagnostic.severity],
         code=diagnostic.code,
         code_description=types.CodeDescription(href=rule_href(diagnostic.code)),

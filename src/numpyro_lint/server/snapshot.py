@@ -61,6 +61,13 @@ class Snapshot:
             return self.parts[-1]
         return None
 
+    def cell_position(self, line: int) -> tuple[int | None, int]:
+        """(1-based code cell number or None, line within the cell) of a line of the analysed text."""
+        part = self.part_at(line)
+        if not self.is_notebook or part is None:
+            return None, line
+        return self.parts.index(part) + 1, line - part.first_line + 1
+
     def part_for(self, uri: str) -> Part | None:
         return next((part for part in self.parts if part.uri == uri), None)
 
