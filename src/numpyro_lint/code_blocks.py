@@ -227,12 +227,13 @@ def programs(blocks: list[CodeBlock]) -> list[Program]:
             origins.extend(_origins(block))
         found.append(Program("\n".join(lines) + "\n", tuple(origins)))
     carried: list[str] = []
-    for block in blocks:
+    for index, block in enumerate(blocks):
         if not block.executable:
             lines = [*carried, *block.lines]
             origins = [None] * len(carried) + _origins(block)
             found.append(Program("\n".join(lines) + "\n", tuple(origins)))
-        carried.extend(_import_statements(block.lines))
+        if index + 1 < len(blocks):  # no block below the last one needs its imports
+            carried.extend(_import_statements(block.lines))
     return found
 
 

@@ -16,11 +16,14 @@ import re
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "tensorboard"})
 _ASSIGNED_ESCAPE = re.compile(r"^(\s*[\w.\[\]\"', ()*]+?\s*=\s*)([%!].*)$")
 _STRING_START = re.compile(r"(?i)(?:[rbuf]{0,2})('''|\"\"\"|'|\")")
+#: Where IPython syntax can be: a line that starts with `%`, `!` or `?`, a value after `=` that does, or a
+#: line ending in `?`. Text with none of these (most code: `%` and `!=` stand elsewhere) passes as it is.
+_MAYBE_IPYTHON = re.compile(r"^[ \t]*[%!?]|=[ \t]*[%!]|\?[ \t]*$", re.M)
 
 
 def mask_cell(text: str) -> str:
     """The cell's text with IPython syntax replaced by Python; line structure unchanged."""
-    if "%" not in text and "!" not in text and "?" not in text:
+    if not _MAYBE_IPYTHON.search(text):
         return text
     lines = text.split("\n")
     first = next((index for index, line in enumerate(lines) if line.strip()), None)
