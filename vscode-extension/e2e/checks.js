@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * What the end-to-end test checks in the real editor, in order, on workspace/model.py. Each check is a
+ * What the end-to-end test checks in the real editor, in order, on workspace/model.py (and, last, workspace/guide.md). Each check is a
  * name and a function of the Editor (editor.js); run.js takes a screenshot after each one. Add a check
  * by appending to CHECKS; a check may rely on the state the checks before it leave (the open file).
  */
@@ -9,6 +9,7 @@
 const assert = require('assert/strict');
 
 const MODEL = 'model.py';
+const GUIDE = 'guide.md';
 
 /** `code@line`, sorted, for comparing what Problems lists with what is expected. */
 function codesAndLines(problems) {
@@ -91,6 +92,18 @@ const CHECKS = [
             await editor.page.keyboard.press('Enter');
             await editor.page.keyboard.type('numpyro.sample("z", dist.Normal(mu, 2.0))');
             assert.match(await editor.webviewText('svg', 'z ~ Normal'), /mu ~ Normal/);
+        },
+    },
+    {
+        name: 'markdown-code-blocks-are-linted-at-the-documents-lines',
+        async run(editor) {
+            await editor.openFile(GUIDE);
+            const expected = ['NPL102@11', 'NPL401@18'];
+            const problems = await editor.waitForProblems(
+                (listed) => expected.every((item) => codesAndLines(listed).includes(item)),
+                `NPL102 on line 11 and NPL401 (a block without imports) on line 18 of ${GUIDE}`,
+            );
+            assert.match(problems.find((problem) => problem.code === 'NPL401')?.message ?? '', /scale/);
         },
     },
 ];
