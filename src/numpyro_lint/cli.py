@@ -82,13 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_server(log_file=args.log_file)
         if args.command == "graph":
-            from numpyro_lint.graph import graph_command
+            from numpyro_lint.commands.graph import run_graph
 
-            status, out, error = graph_command(str(args.file), args.model, args.format)
-            sys.stdout.write(out)
-            if error:
-                print(error, file=sys.stderr)
-            return status
+            return run_graph(args)
         settings = resolve_settings(args)
         if args.command == "smoke":
             from numpyro_lint.commands.smoke import run_smoke

@@ -441,26 +441,3 @@ def model_graphs(module: ModuleIR, name: str | None = None) -> list[ModelGraph]:
         raise NoSuchModel("no NumPyro model in this file (no function calls numpyro.sample or is passed "
                           "to an inference algorithm)")
     return [build_graph(module, model) for model in models]
-
-
-def graph_command(path: str, model: str | None, output_format: str) -> tuple[int, str, str]:
-    """`numpyro-lint graph`: (exit status, standard output, error message). 0 with the graph; 2 when
-    the file cannot be read or parsed, names no such model, or svg is asked for without Graphviz."""
-    from pathlib import Path
-
-    from numpyro_lint.files import UnreadableFile, read_document
-    from numpyro_lint.ir.builder import build_module_ir
-
-    try:
-        document = read_document(Path(path))
-    except UnreadableFile as error:
-        return 2, "", f"numpyro-lint: error: {path}: {error}"
-    module = build_module_ir(document.text, path)
-    if module.syntax_error is not None:
-        where = module.syntax_error.span
-        return 2, "", (f"numpyro-lint: error: {path}:{where.line}:{where.col + 1}: cannot parse: "
-                       f"{module.syntax_error.message}")
-    try:
-        return 0, render(model_graphs(module, model), output_format), ""
-    except (NoSuchModel, GraphvizMissing) as error:
-        return 2, "", f"numpyro-lint: error: {path}: {error}"
