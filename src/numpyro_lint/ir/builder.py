@@ -891,10 +891,8 @@ class _FunctionBuilder:
         enumerated = infer is not None and any(
             isinstance(n, ast.Constant) and n.value == "enumerate" for n in ast.walk(infer))
         index = len(self.sites)
-        infer_text = self.module.text(self.module.span(infer)) if infer is not None else None
         self.sites.append(Site(kind, literal_name, name_expr, distribution, obs, context,
-                               self.module.span(node), name_refs=name_refs, value=value, enumerated=enumerated,
-                               infer_text=infer_text))
+                               self.module.span(node), name_refs=name_refs, value=value, enumerated=enumerated))
         if kind == "sample" and obs is not None and obs.shape != "none":
             return obs.deps
         return Deps(sites=frozenset({index})) | (deps if kind == "deterministic" else NO_DEPS)

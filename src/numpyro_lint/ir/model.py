@@ -159,8 +159,6 @@ class Site:
     value: Expr | None = None  # deterministic/factor value; param init value
     #: `infer={"enumerate": ...}` on the site.
     enumerated: bool = False
-    #: The `infer=` argument as written (`{"enumerate": "parallel"}`), when given.
-    infer_text: str | None = None
 
     @property
     def is_latent(self) -> bool:

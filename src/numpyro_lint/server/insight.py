@@ -191,8 +191,8 @@ def _reparameterized(function: FunctionIR, site: Site) -> bool:
 
 
 def _enumerated(function: FunctionIR, site: Site) -> bool:
-    return bool((site.infer_text and "enumerate" in site.infer_text)
-                or any(decorator.rsplit(".", 1)[-1] == "config_enumerate" for decorator in function.decorators))
+    return site.enumerated or any(decorator.rsplit(".", 1)[-1] == "config_enumerate"
+                                  for decorator in function.decorators)
 
 
 # Code lens and inlay hints --------------------------------------------------------------------------
