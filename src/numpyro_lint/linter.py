@@ -46,16 +46,31 @@ def lint_text(text: str, path: str | None = None, settings: Settings = DEFAULT_S
     return LintResult(module, tuple(diagnostics))
 
 
-def lint_document_text(text: str, path: str | None, settings: Settings = DEFAULT_SETTINGS, *,
-                       fixes: FixesWanted = "all", language: str | None = None) -> tuple[Diagnostic, ...]:
+@dataclass(frozen=True)
+class DocumentResult:
+    diagnostics: tuple[Diagnostic, ...]
+    #: How many of its programs do not parse (a Python file or notebook is one program).
+    syntax_errors: int
+
+
+def lint_document(text: str, path: str | None, settings: Settings = DEFAULT_SETTINGS, *,
+                  fixes: FixesWanted = "all", language: str | None = None) -> DocumentResult:
     """Diagnostics for any document we lint, at its own positions: Python source (a notebook's cells
     joined), or the Python code blocks of a Markdown or reStructuredText document (see code_blocks)."""
     from numpyro_lint.code_blocks import flavour_of, lint_document_blocks
 
     flavour = flavour_of(path, language)
     if flavour is None:
-        return lint_text(text, path, settings, fixes=fixes).diagnostics
-    return lint_document_blocks(text, path, settings, flavour, fixes).diagnostics
+        result = lint_text(text, path, settings, fixes=fixes)
+        return DocumentResult(result.diagnostics, int(result.module.syntax_error is not None))
+    blocks = lint_document_blocks(text, path, settings, flavour, fixes)
+    return DocumentResult(blocks.diagnostics, blocks.syntax_errors)
+
+
+def lint_document_text(text: str, path: str | None, settings: Settings = DEFAULT_SETTINGS, *,
+                       fixes: FixesWanted = "all", language: str | None = None) -> tuple[Diagnostic, ...]:
+    """`lint_document`'s diagnostics."""
+    return lint_document(text, path, settings, fixes=fixes, language=language).diagnostics
 
 
 def is_suppressed(diagnostic: Diagnostic, module: ModuleIR) -> bool:

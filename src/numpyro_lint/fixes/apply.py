@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from numpyro_lint.code_blocks import flavour_of, lint_document_blocks
 from numpyro_lint.config import Settings
 from numpyro_lint.diagnostic import Diagnostic
 from numpyro_lint.fixes.edits import apply_diagnostic_fixes, fix_is_allowed
-from numpyro_lint.linter import FixesWanted, LintResult, lint_text
+from numpyro_lint.linter import FixesWanted, LintResult, lint_document
 
 MAX_ROUNDS = 100
 
@@ -63,12 +62,10 @@ def fix_text(text: str, path: str | None, settings: Settings, unsafe: bool,
 def _lint(text: str, path: str | None, settings: Settings, fixes: FixesWanted,
           first: LintResult | None = None) -> tuple[tuple[Diagnostic, ...], int]:
     """(diagnostics, how many programs do not parse) of a file or of a document's code blocks."""
-    flavour = flavour_of(path)
-    if flavour is not None:
-        result = lint_document_blocks(text, path, settings, flavour, fixes)
-        return result.diagnostics, result.syntax_errors
-    lint = first if first is not None else lint_text(text, path, settings, fixes=fixes)
-    return lint.diagnostics, int(lint.module.syntax_error is not None)
+    if first is not None:
+        return first.diagnostics, int(first.module.syntax_error is not None)
+    result = lint_document(text, path, settings, fixes=fixes)
+    return result.diagnostics, result.syntax_errors
 
 
 def _digest(text: str) -> bytes:

@@ -93,17 +93,15 @@ class Analysis:
 
 def analyse(job: Job, cancelled: Callable[[], bool] | None = None) -> Analysis:
     """Raises AnalysisCancelled soon after `cancelled()` turns true."""
-    # imported after `initialize` is answered, not before
-    from numpyro_lint.code_blocks import flavour_of
-    from numpyro_lint.linter import lint_document_text, lint_text
+    from numpyro_lint.linter import lint_document_text, lint_text  # imported after `initialize` is answered
 
     snapshot = job.snapshot
-    language = None if snapshot.is_notebook else snapshot.language
-    if flavour_of(snapshot.path, language) is None:
+    if snapshot.is_python:
         result = lint_text(snapshot.text, snapshot.path, job.settings, fixes="none", cancelled=cancelled)
         module, diagnostics = result.module, result.diagnostics
     else:  # many small programs, linted with their fixes (documents are short and rarely fixed)
-        module, diagnostics = None, lint_document_text(snapshot.text, snapshot.path, job.settings, language=language)
+        module, diagnostics = None, lint_document_text(snapshot.text, snapshot.path, job.settings,
+                                                       language=snapshot.language)
     return Analysis(job, module, diagnostics, lsp_diagnostics(snapshot, diagnostics, job.encoding))
 
 
