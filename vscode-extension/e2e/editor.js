@@ -153,9 +153,18 @@ class Editor {
         }
     }
 
-    /** Waits until the Output panel shows a line containing `text`. */
+    /**
+     * Waits until the Output panel shows `text`. The panel wraps long lines into several view lines (where
+     * depends on the panel's width and the line's length), so its text is compared with runs of white
+     * space, line breaks included, read as one space.
+     */
     async waitForOutput(text) {
-        await this.page.locator('.panel .output-view .view-line', { hasText: text }).first().waitFor({ timeout: TIMEOUT_MS.ui });
+        await this.page.waitForFunction(
+            (wanted) => (/** @type {HTMLElement | null} */ (document.querySelector('.panel .output-view'))?.innerText ?? '')
+                .replace(/\s+/g, ' ').includes(wanted),
+            text.replace(/\s+/g, ' '),
+            { timeout: TIMEOUT_MS.ui },
+        );
     }
 
     /** Waits until a code lens of the active editor reads `text` (in part), and returns its whole text. */
